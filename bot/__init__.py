@@ -1,0 +1,1 @@
+"""Chat adapters over the retrieval pipeline: command line, REPL, Telegram."""

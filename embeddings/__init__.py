@@ -1,0 +1,1 @@
+"""Articles → clean text → sentences and passages → vectors → an index on disk."""

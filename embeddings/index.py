@@ -1,0 +1,168 @@
+"""Read and write a generation of the index: articles in SQLite, sentence and passage vectors in FAISS."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from embeddings import database, store
+from embeddings.models import Article, Passage, Sentence
+
+
+def _faiss():
+    """FAISS is imported on first use so commands that never touch vectors start fast."""
+    import faiss
+
+    return faiss
+
+
+def _empty_vectors(dim: int):
+    """An exact inner-product index with our own stable int64 ids (ids survive deletes)."""
+    faiss = _faiss()
+    return faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
+
+
+class IndexWriter:
+    """Changes to the index, staged in a new generation and made visible all at once by `commit()`."""
+
+    def __init__(self, root: Path, model: str, dim: int, fresh: bool = False):
+        from filelock import FileLock, Timeout
+
+        self.root, self.model, self.dim = Path(root), model, dim
+        self.committed: str | None = None
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._lock = FileLock(str(self.root / ".lock"))
+        try:
+            self._lock.acquire(timeout=0)
+        except Timeout:
+            raise store.IndexLocked(
+                f"another newsdesk process is writing the index at {self.root}; wait for it to finish"
+            ) from None
+        try:
+            self._open(fresh)
+        except BaseException:
+            self._lock.release()
+            raise
+
+    def _open(self, fresh: bool) -> None:
+        """Copy the current generation aside (unless `fresh`) and check it was built with the same model."""
+        if store.current_generation(self.root) and not fresh:
+            _check_model(store.read_manifest(store.generation_dir(self.root)), self.model, self.dim, self.root)
+        self.staging = store.new_generation(self.root, copy=not fresh)
+        self.db = database.connect(str(self.staging / store.DB_FILE))
+        faiss = _faiss()
+        self.vectors = {}
+        for name in (store.SENTENCES_FILE, store.PASSAGES_FILE):
+            path = self.staging / name
+            self.vectors[name] = faiss.read_index(str(path)) if path.exists() else _empty_vectors(self.dim)
+
+    def known_articles(self) -> dict[str, tuple[str, str]]:
+        """id → (content hash, origin) of what the index holds now."""
+        return database.article_hashes(self.db)
+
+    def remove(self, article_id: str) -> None:
+        """Drop an article, its rows and its vectors."""
+        sentence_ids, passage_ids = database.delete_article(self.db, article_id)
+        self.vectors[store.SENTENCES_FILE].remove_ids(np.array(sentence_ids, dtype=np.int64))
+        self.vectors[store.PASSAGES_FILE].remove_ids(np.array(passage_ids, dtype=np.int64))
+
+    def add(self, article: Article, sentences: list[Sentence], passages: list[Passage],
+            sentence_vectors: np.ndarray, passage_vectors: np.ndarray) -> None:
+        """Store an article with one vector per sentence and per passage."""
+        sentence_ids, passage_ids = database.insert_article(self.db, article, sentences, passages)
+        self.vectors[store.SENTENCES_FILE].add_with_ids(sentence_vectors, np.array(sentence_ids, dtype=np.int64))
+        self.vectors[store.PASSAGES_FILE].add_with_ids(passage_vectors, np.array(passage_ids, dtype=np.int64))
+
+    def commit(self) -> str:
+        """Check counts, write everything, switch CURRENT to the new generation; return its name."""
+        self.db.commit()
+        counts = database.counts(self.db)
+        self.db.close()
+        faiss = _faiss()
+        for name, index in self.vectors.items():
+            faiss.write_index(index, str(self.staging / name))
+        manifest = {"model": self.model, "dim": self.dim, **counts}
+        _check_counts(manifest, counts, self.vectors, self.root)
+        self.committed = store.commit_generation(self.root, self.staging, manifest)
+        return self.committed
+
+    def __enter__(self) -> "IndexWriter":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        """Discard the staged generation unless it was committed, and always release the lock."""
+        try:
+            if self.committed is None:
+                self.db.close()
+                store.discard_generation(self.staging)
+        finally:
+            self._lock.release()
+
+
+@dataclass
+class IndexReader:
+    """A committed generation, loaded: FAISS in memory, SQLite opened read-only."""
+
+    root: Path
+    generation: str
+    manifest: dict
+    db: object
+    sentence_vectors: object
+    passage_vectors: object
+
+    @classmethod
+    def open(cls, root: Path, model: str | None = None, dim: int | None = None) -> "IndexReader":
+        """Load the current generation and validate it; retry once if a writer replaced it meanwhile."""
+        root = Path(root)
+        try:
+            return cls._load(root, model, dim)
+        except FileNotFoundError:
+            return cls._load(root, model, dim)
+
+    @classmethod
+    def _load(cls, root: Path, model: str | None, dim: int | None) -> "IndexReader":
+        gen = store.generation_dir(root)
+        manifest = store.read_manifest(gen)
+        if model is not None:
+            _check_model(manifest, model, dim, root)
+        faiss = _faiss()
+        vectors = {name: faiss.read_index(str(gen / name)) for name in (store.SENTENCES_FILE, store.PASSAGES_FILE)}
+        db = database.connect(str(gen / store.DB_FILE), readonly=True)
+        try:
+            _check_counts(manifest, database.counts(db), vectors, root)
+        except store.IndexError_:
+            db.close()
+            raise
+        return cls(root, gen.name, manifest, db, vectors[store.SENTENCES_FILE], vectors[store.PASSAGES_FILE])
+
+    def is_stale(self) -> bool:
+        """True once a writer has committed a newer generation than the one loaded."""
+        return store.current_generation(self.root) != self.generation
+
+    def close(self) -> None:
+        self.db.close()
+
+
+def _check_model(manifest: dict, model: str, dim: int | None, root: Path) -> None:
+    """Refuse an index built with another embedding model: its vectors would be meaningless here."""
+    if manifest.get("model") != model or (dim is not None and manifest.get("dim") != dim):
+        raise store.IndexError_(
+            f"the index at {root} was built with model {manifest.get('model')!r} ({manifest.get('dim')} dims), "
+            f"but this newsdesk embeds with {model!r} ({dim} dims); rebuild it with "
+            f"`newsdesk index PATH --index {root} --rebuild`"
+        )
+
+
+def _check_counts(manifest: dict, counts: dict, vectors: dict, root: Path) -> None:
+    """The manifest, SQLite and both FAISS files must agree, or the index is damaged."""
+    found = {**counts, "sentence vectors": vectors[store.SENTENCES_FILE].ntotal,
+             "passage vectors": vectors[store.PASSAGES_FILE].ntotal}
+    expected = {key: manifest.get(key) for key in counts} | {
+        "sentence vectors": manifest.get("sentences"), "passage vectors": manifest.get("passages")}
+    if found != expected:
+        raise store.IndexError_(
+            f"the index at {root} is damaged: the manifest promises {expected} but the files hold {found}; "
+            "rebuild it with `newsdesk index PATH --rebuild`"
+        )

@@ -1,0 +1,157 @@
+"""Bring the index in line with a set of articles: embed only what is new or changed, drop what is gone."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from embeddings.encoder import Encoder
+from embeddings.index import IndexWriter
+from embeddings.loaders import Problem
+from embeddings.models import Article, Passage, Sentence
+from embeddings.segment import make_passages, split_sentences
+
+
+@dataclass
+class IndexReport:
+    """What one indexing run did, for the summary line and for `--json`."""
+
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    unchanged: int = 0
+    problems: list[Problem] = field(default_factory=list)
+    sentences: int = 0
+    seconds: float = 0.0
+    generation: str | None = None
+
+    def summary(self) -> str:
+        """One line a person reads at the end of `newsdesk index`."""
+        return (
+            f"{len(self.added)} added, {len(self.updated)} updated, {len(self.removed)} removed, "
+            f"{self.unchanged} unchanged, {len(self.problems)} skipped; "
+            f"{self.sentences} sentences embedded in {self.seconds:.1f}s"
+        )
+
+
+class Indexer:
+    """Article stream → index on disk, one atomic generation per run; constructor arguments are the config."""
+
+    def __init__(self, root: Path, encoder: Encoder, passage_size: int = 4, passage_overlap: int = 1,
+                 chunk_articles: int = 256, show_progress: bool = True):
+        self.root, self.encoder = Path(root), encoder
+        self.passage_size, self.passage_overlap = passage_size, passage_overlap
+        self.chunk_articles, self.show_progress = chunk_articles, show_progress
+
+    def run(self, items: Iterable[Article | Problem], prune: Iterable[Path] = (), rebuild: bool = False) -> IndexReport:
+        """Index `items`; articles previously read from under a `prune` path and not seen now are removed."""
+        began = time.perf_counter()
+        report = IndexReport()
+        articles = _unique_articles(items, report)
+        with IndexWriter(self.root, self.encoder.name, self.encoder.dim, fresh=rebuild) as writer:
+            todo = self._plan(writer, articles, [str(p.resolve()) for p in prune], report, rebuild)
+            if todo or report.removed or report.updated or (rebuild and articles):
+                self._embed_and_add(writer, todo, report)
+                report.generation = writer.commit()
+        report.seconds = time.perf_counter() - began
+        return report
+
+    def _plan(self, writer: IndexWriter, articles: dict[str, Article], prune: list[str],
+              report: IndexReport, rebuild: bool) -> list[Article]:
+        """Decide what to add, replace and remove by comparing content hashes; remove the stale rows."""
+        known = {} if rebuild else writer.known_articles()
+        todo = []
+        for article in articles.values():
+            stored = known.get(article.id)
+            if stored and stored[0] == article.content_hash:
+                report.unchanged += 1
+                continue
+            if stored:
+                writer.remove(article.id)
+                report.updated.append(article.id)
+            else:
+                report.added.append(article.id)
+            todo.append(article)
+        for article_id, (_, origin) in known.items():
+            if article_id not in articles and any(_is_under(origin, root) for root in prune):
+                writer.remove(article_id)
+                report.removed.append(article_id)
+        return todo
+
+    def _embed_and_add(self, writer: IndexWriter, todo: list[Article], report: IndexReport) -> None:
+        """Split, embed and store the articles in chunks, so memory stays bounded on big corpora."""
+        self.encoder.load()
+        progress = Progress(len(todo), self.show_progress)
+        for start in range(0, len(todo), self.chunk_articles):
+            chunk = todo[start : start + self.chunk_articles]
+            split = [(a, split_sentences(a)) for a in chunk]
+            texts = [s.text for _, sentences in split for s in sentences]
+            vectors = self.encoder.encode(texts, progress=progress.sentences_done)
+            offset = 0
+            for article, sentences in split:
+                self._add_article(writer, article, sentences, vectors[offset : offset + len(sentences)], report)
+                offset += len(sentences)
+            progress.articles_done(len(chunk))
+            report.sentences += len(texts)
+        progress.close()
+
+    def _add_article(self, writer: IndexWriter, article: Article, sentences: list[Sentence],
+                     vectors: np.ndarray, report: IndexReport) -> None:
+        """Store one article; an article with no sentences is reported, not indexed."""
+        if not sentences:
+            report.problems.append(Problem(article.origin or article.id, f"article {article.id!r} has no sentences"))
+            return
+        passages = make_passages(article, sentences, self.passage_size, self.passage_overlap)
+        writer.add(article, sentences, passages, vectors, passage_vectors(passages, vectors))
+
+
+def passage_vectors(passages: list[Passage], sentence_vectors: np.ndarray) -> np.ndarray:
+    """A passage's vector is the normalised mean of its sentences': no second pass through the model."""
+    rows = np.stack([sentence_vectors[p.first_sentence : p.last_sentence + 1].mean(axis=0) for p in passages])
+    return (rows / np.linalg.norm(rows, axis=1, keepdims=True)).astype(np.float32)
+
+
+def _unique_articles(items: Iterable[Article | Problem], report: IndexReport) -> dict[str, Article]:
+    """Collect articles by id; a repeated id is reported and the first one kept."""
+    articles: dict[str, Article] = {}
+    for item in items:
+        if isinstance(item, Problem):
+            report.problems.append(item)
+        elif item.id in articles:
+            report.problems.append(Problem(item.origin, f"duplicate article id {item.id!r}; kept the one from "
+                                                        f"{articles[item.id].origin}"))
+        else:
+            articles[item.id] = item
+    return articles
+
+
+def _is_under(origin: str, root: str) -> bool:
+    """True when `origin` is the path `root` or lies inside it."""
+    return origin == root or origin.startswith(root.rstrip("/") + "/")
+
+
+class Progress:
+    """A progress bar on stderr: articles done of all, sentences embedded, sentences per second."""
+
+    def __init__(self, total_articles: int, enabled: bool):
+        from tqdm import tqdm
+
+        self.began, self.sentences = time.perf_counter(), 0
+        self.bar = tqdm(total=total_articles, unit="article", desc="indexing", file=sys.stderr,
+                        disable=not enabled or total_articles == 0, dynamic_ncols=True)
+
+    def sentences_done(self, count: int) -> None:
+        self.sentences += count
+        rate = self.sentences / max(time.perf_counter() - self.began, 1e-9)
+        self.bar.set_postfix_str(f"{self.sentences} sentences, {rate:.0f} sentences/s")
+
+    def articles_done(self, count: int) -> None:
+        self.bar.update(count)
+
+    def close(self) -> None:
+        self.bar.close()

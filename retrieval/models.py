@@ -1,0 +1,43 @@
+"""The data that flows out of the pipeline: answers made of quoted, cited sentences."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from pydantic import BaseModel, Field
+
+
+class Citation(BaseModel):
+    """Where a quoted sentence comes from: `show(article_id).text[start:end]` is the quote."""
+
+    article_id: str
+    title: str
+    date: dt.date | None = None
+    url: str | None = None
+    source: str | None = None
+    start: int
+    end: int
+
+
+class AnswerSentence(BaseModel):
+    """One sentence of an answer, quoted verbatim from an article."""
+
+    text: str
+    score: float
+    citation: Citation
+    sentence_id: int | None = Field(default=None, exclude=True)
+
+
+class Answer(BaseModel):
+    """The reply to a question; `answered` is false when the articles do not hold the answer."""
+
+    question: str
+    answered: bool
+    sentences: list[AnswerSentence] = Field(default_factory=list)
+
+    def sources(self) -> list[Citation]:
+        """The distinct cited articles in order of first appearance, for numbered source lists."""
+        seen: dict[str, Citation] = {}
+        for sentence in self.sentences:
+            seen.setdefault(sentence.citation.article_id, sentence.citation)
+        return list(seen.values())
