@@ -41,6 +41,15 @@ CREATE TABLE IF NOT EXISTS passages (
     end INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS passages_by_article ON passages(article_rowid);
+-- Full-text index over sentences (Porter stems: "urge" finds "urged"), kept in step by triggers.
+CREATE VIRTUAL TABLE IF NOT EXISTS sentences_fts
+    USING fts5(text, content='sentences', content_rowid='id', tokenize='porter unicode61');
+CREATE TRIGGER IF NOT EXISTS sentences_fts_insert AFTER INSERT ON sentences BEGIN
+    INSERT INTO sentences_fts(rowid, text) VALUES (new.id, new.text);
+END;
+CREATE TRIGGER IF NOT EXISTS sentences_fts_delete AFTER DELETE ON sentences BEGIN
+    INSERT INTO sentences_fts(sentences_fts, rowid, text) VALUES ('delete', old.id, old.text);
+END;
 """
 
 _ARTICLE_COLUMNS = "id, title, text, date, url, source, author, origin"
@@ -144,6 +153,35 @@ def sentences_in_range(db: sqlite3.Connection, article_rowid: int, first: int, l
         " WHERE article_rowid = ? AND idx BETWEEN ? AND ? ORDER BY idx",
         (article_rowid, first, last),
     ).fetchall()
+
+
+def lexical_search(db: sqlite3.Connection, terms: list[str], limit: int) -> list[int]:
+    """Ids of the sentences that best match any of `terms` by BM25, best first."""
+    if not terms:
+        return []
+    query = " OR ".join('"' + term.replace('"', '""') + '"' for term in terms)
+    rows = db.execute(
+        "SELECT rowid FROM sentences_fts WHERE sentences_fts MATCH ? ORDER BY bm25(sentences_fts) LIMIT ?",
+        (query, limit),
+    )
+    return [row[0] for row in rows]
+
+
+def sentences_by_id(db: sqlite3.Connection, ids: list[int]) -> list[tuple]:
+    """(id, article_rowid, idx, paragraph, start, end, text) of the given sentences."""
+    marks = ",".join("?" * len(ids))
+    return db.execute(
+        f"SELECT id, article_rowid, idx, paragraph, start, end, text FROM sentences WHERE id IN ({marks})", ids
+    ).fetchall()
+
+
+def passages_containing(db: sqlite3.Connection, article_rowid: int, sentence_index: int) -> list[int]:
+    """Ids of the passages that hold a given sentence of an article."""
+    rows = db.execute(
+        "SELECT id FROM passages WHERE article_rowid = ? AND ? BETWEEN first_sentence AND last_sentence",
+        (article_rowid, sentence_index),
+    )
+    return [row[0] for row in rows]
 
 
 def passages_by_id(db: sqlite3.Connection, ids: list[int]) -> dict[int, tuple]:

@@ -141,6 +141,12 @@ class IndexReader:
         """True once a writer has committed a newer generation than the one loaded."""
         return store.current_generation(self.root) != self.generation
 
+    def stats(self) -> dict:
+        """What the index holds and where, for `newsdesk stats` and the bot's /start."""
+        keys = ("articles", "sentences", "passages", "model", "dim")
+        return {key: self.manifest.get(key) for key in keys} | {
+            "generation": self.generation, "index": str(self.root), "size_bytes": store.disk_size(self.root)}
+
     def close(self) -> None:
         self.db.close()
 

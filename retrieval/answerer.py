@@ -1,4 +1,4 @@
-"""Candidate sentences → the best few, scored against the question in the context of their passage."""
+"""Candidate sentences → the best few: dense and lexical evidence fused, weak answers withheld."""
 
 from __future__ import annotations
 
@@ -9,12 +9,15 @@ from embeddings.index import IndexReader
 from retrieval.models import Answer, AnswerSentence, Citation
 from retrieval.retriever import Candidate
 
+RRF_K = 60
+
 
 class ExtractiveAnswerer:
-    """Score = (cos(question, sentence) + w · cos(question, passage)) / (1 + w); abstain below `min_score`.
+    """Rank by reciprocal-rank fusion of a dense score and the BM25 rank; abstain on the dense score.
 
-    The passage term lets a sentence that leans on its neighbours ("He said ...") still rank,
-    while the sentence term keeps the quoted sentence itself on topic.
+    dense = (cos(question, sentence) + w · cos(question, passage)) / (1 + w): the passage term lets a
+    sentence that leans on its neighbours ("He said ...") rank, the sentence term keeps the quote on topic.
+    It is a similarity in [-1, 1], so it is also what `min_score` and each sentence's `score` are in.
     """
 
     def __init__(self, min_score: float, passage_weight: float = 0.5):
@@ -25,19 +28,30 @@ class ExtractiveAnswerer:
         """The `top` best sentences with citations, or an unanswered Answer when none scores high enough."""
         if not candidates:
             return Answer(question=question, answered=False)
-        vectors = index.sentence_vectors.reconstruct_batch(np.array([c.sentence_id for c in candidates], dtype=np.int64))
-        sentence_scores = vectors @ question_vector
-        w = self.passage_weight
-        scores = (sentence_scores + w * np.array([c.passage_score for c in candidates])) / (1 + w)
-        order = np.argsort(-scores)[:top]
-        if abstain:
-            order = [i for i in order if scores[i] >= self.min_score]
-        if not len(order):
+        dense = self._dense_scores(index, question_vector, candidates)
+        order = [i for i in np.argsort(-_fused(dense, candidates), kind="stable")
+                 if not abstain or dense[i] >= self.min_score][:top]
+        if not order:
             return Answer(question=question, answered=False)
         articles = database.get_articles_by_rowid(index.db, [candidates[i].article_rowid for i in order])
-        sentences = [_answer_sentence(candidates[i], float(scores[i]), articles[candidates[i].article_rowid])
+        sentences = [_answer_sentence(candidates[i], float(dense[i]), articles[candidates[i].article_rowid])
                      for i in order]
         return Answer(question=question, answered=True, sentences=sentences)
+
+    def _dense_scores(self, index: IndexReader, question_vector: np.ndarray, candidates: list[Candidate]) -> np.ndarray:
+        """Sentence similarity blended with its passage's similarity."""
+        ids = np.array([c.sentence_id for c in candidates], dtype=np.int64)
+        sentence_scores = index.sentence_vectors.reconstruct_batch(ids) @ question_vector
+        passage_scores = np.array([c.passage_score for c in candidates])
+        return (sentence_scores + self.passage_weight * passage_scores) / (1 + self.passage_weight)
+
+
+def _fused(dense: np.ndarray, candidates: list[Candidate]) -> np.ndarray:
+    """Reciprocal-rank fusion: 1/(k + dense rank) + 1/(k + BM25 rank), the latter only where BM25 matched."""
+    dense_rank = np.empty(len(dense), dtype=np.int64)
+    dense_rank[np.argsort(-dense, kind="stable")] = np.arange(len(dense))
+    lexical = np.array([1.0 / (RRF_K + c.lexical_rank) if c.lexical_rank is not None else 0.0 for c in candidates])
+    return 1.0 / (RRF_K + dense_rank) + lexical
 
 
 def _answer_sentence(candidate: Candidate, score: float, article) -> AnswerSentence:

@@ -5,14 +5,14 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from embeddings import database, store
+from embeddings import database
 from embeddings.encoder import Encoder, SentenceTransformerEncoder
 from embeddings.index import IndexReader
 from embeddings.models import Article
 from retrieval.answerer import ExtractiveAnswerer
 from retrieval.conversation import Conversation
 from retrieval.models import Answer
-from retrieval.retriever import DenseRetriever
+from retrieval.retriever import HybridRetriever
 
 # Questions are cut here before embedding: the model reads at most 256 word pieces anyway.
 MAX_QUESTION_CHARS = 1000
@@ -31,7 +31,7 @@ class Pipeline:
                  min_score: float = DEFAULT_MIN_SCORE, passage_weight: float = 0.5):
         self.index_dir = Path(index_dir)
         self.encoder = encoder or SentenceTransformerEncoder()
-        self.retriever = DenseRetriever(top_passages)
+        self.retriever = HybridRetriever(top_passages)
         self.answerer = ExtractiveAnswerer(min_score, passage_weight)
         self._index: IndexReader | None = None
         self._lock = threading.Lock()
@@ -56,7 +56,7 @@ class Pipeline:
             answer = Answer(question=question, answered=False)
         else:
             vector = self.encoder.encode([question[:MAX_QUESTION_CHARS]])[0]
-            candidates = self.retriever.run(index, vector)
+            candidates = self.retriever.run(index, question, vector)
             answer = self.answerer.run(index, question, vector, candidates, top=top, abstain=abstain)
         if conversation is not None:
             conversation.add(answer)
@@ -68,6 +68,4 @@ class Pipeline:
 
     def stats(self) -> dict:
         """Counts, model and size of the index, for `newsdesk stats` and the bot's /start."""
-        index = self.index
-        return {**index.manifest, "generation": index.generation, "path": str(self.index_dir),
-                "size_bytes": store.disk_size(self.index_dir)}
+        return self.index.stats()

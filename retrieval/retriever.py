@@ -1,7 +1,8 @@
-"""Question vector → the passages nearest to it in the FAISS index, with their sentences."""
+"""Question → candidate sentences: those of the nearest passages (FAISS) and the best BM25 matches (FTS5)."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -9,10 +10,17 @@ import numpy as np
 from embeddings import database
 from embeddings.index import IndexReader
 
+# Function words carry no evidence for BM25; dropping them also keeps the FTS query short.
+STOPWORDS = frozenset(
+    "a an and are as at be been by did do does for from had has have how in is it its of on or "
+    "that the their there these this to was were what when where which who whom whose why will with".split()
+)
+MAX_TERMS = 32
+
 
 @dataclass(frozen=True)
 class Candidate:
-    """A sentence that may answer, with the best score of a retrieved passage that holds it."""
+    """A sentence that may answer, with its best passage score and its BM25 rank (None if unmatched)."""
 
     sentence_id: int
     article_rowid: int
@@ -22,18 +30,35 @@ class Candidate:
     end: int
     text: str
     passage_score: float
+    lexical_rank: int | None = None
 
 
-class DenseRetriever:
-    """Nearest passages by cosine similarity; their sentences become the answer candidates."""
+def query_terms(question: str) -> list[str]:
+    """Lower-cased content words of the question, in order, without repeats."""
+    words = re.findall(r"\w+", question.lower())
+    return list(dict.fromkeys(w for w in words if w not in STOPWORDS))[:MAX_TERMS]
 
-    def __init__(self, top_passages: int = 20):
-        self.top_passages = top_passages
 
-    def run(self, index: IndexReader, question_vector: np.ndarray) -> list[Candidate]:
-        """Candidates from the top passages, one per sentence (overlaps keep the best passage score)."""
+class HybridRetriever:
+    """Dense passages plus lexical sentences: BM25 catches exact names and numbers the dense model blurs."""
+
+    def __init__(self, top_passages: int = 20, top_lexical: int = 50):
+        self.top_passages, self.top_lexical = top_passages, top_lexical
+
+    def run(self, index: IndexReader, question: str, question_vector: np.ndarray) -> list[Candidate]:
+        """Candidates from both searches, one per sentence."""
         if index.passage_vectors.ntotal == 0:
             return []
+        best = self._dense(index, question_vector)
+        lexical = database.lexical_search(index.db, query_terms(question), self.top_lexical)
+        ranks = {sentence_id: rank for rank, sentence_id in enumerate(lexical)}
+        missing = [i for i in lexical if i not in best]
+        if missing:
+            best |= self._with_passage_scores(index, question_vector, database.sentences_by_id(index.db, missing))
+        return [Candidate(**{**c.__dict__, "lexical_rank": ranks.get(c.sentence_id)}) for c in best.values()]
+
+    def _dense(self, index: IndexReader, question_vector: np.ndarray) -> dict[int, Candidate]:
+        """Sentences of the top passages; a sentence in two passages keeps the better passage score."""
         scores, ids = index.passage_vectors.search(question_vector.reshape(1, -1), self.top_passages)
         found = [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
         rows = database.passages_by_id(index.db, [i for i, _ in found])
@@ -43,4 +68,14 @@ class DenseRetriever:
             for row in database.sentences_in_range(index.db, article_rowid, first, last):
                 if row[0] not in best or best[row[0]].passage_score < score:
                     best[row[0]] = Candidate(*row, passage_score=score)
-        return list(best.values())
+        return best
+
+    def _with_passage_scores(self, index: IndexReader, question_vector: np.ndarray,
+                             rows: list[tuple]) -> dict[int, Candidate]:
+        """Lexical-only sentences get the score of their best passage, so both kinds rank alike."""
+        out = {}
+        for row in rows:
+            passage_ids = database.passages_containing(index.db, row[1], row[2])
+            vectors = index.passage_vectors.reconstruct_batch(np.array(passage_ids, dtype=np.int64))
+            out[row[0]] = Candidate(*row, passage_score=float((vectors @ question_vector).max()))
+        return out

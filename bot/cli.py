@@ -1,0 +1,199 @@
+"""`newsdesk` and its subcommands: index, ask, repl, show, stats, add, telegram."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from bot.settings import Settings
+
+DESCRIPTION = """Ask questions of a collection of news articles. Every answer is made of sentences
+quoted verbatim from the articles, each with a citation you can check."""
+
+EPILOG = """examples:
+  newsdesk index ~/news                 index a folder (.jsonl .html .htm .txt .md)
+  newsdesk ask "Who won the election?"  answer one question
+  newsdesk repl                         chat with the articles
+settings come from NEWSDESK_* environment variables or a .env file (NEWSDESK_INDEX, ...)"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser; heavy modules are imported only by the command that runs."""
+    parser = argparse.ArgumentParser(prog="newsdesk", description=DESCRIPTION, epilog=EPILOG,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    index_opt = argparse.ArgumentParser(add_help=False)
+    index_opt.add_argument("--index", type=Path, help="index directory (default: $NEWSDESK_INDEX, "
+                           "else ~/.local/share/newsdesk/index)")
+    json_opt = argparse.ArgumentParser(add_help=False)
+    json_opt.add_argument("--json", action="store_true", help="print JSON instead of text")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("index", parents=[index_opt, json_opt], help="add or update articles in the index",
+                       description="Index files and folders; only new or changed articles are embedded, "
+                                   "and articles whose files are gone from a given folder are removed.")
+    p.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    p.add_argument("--rebuild", action="store_true", help="start the index afresh (e.g. after a model change)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    p = sub.add_parser("ask", parents=[index_opt, json_opt], help="answer a question",
+                       description="Answer a question; with --json and no question, answer JSONL "
+                                   'lines {"id", "question"} from stdin, one JSON answer per line.')
+    p.add_argument("question", nargs="?")
+    p.add_argument("--top", type=int, help="up to N answer sentences (default 3)")
+    p.add_argument("--no-abstain", action="store_true", help="always return the ranked sentences")
+
+    p = sub.add_parser("add", parents=[index_opt, json_opt], help="fetch a web page and index its article")
+    p.add_argument("url", metavar="URL")
+
+    sub.add_parser("repl", parents=[index_opt], help="chat with the articles in the terminal")
+    p = sub.add_parser("show", parents=[index_opt, json_opt], help="print a stored article's text")
+    p.add_argument("article_id", metavar="ARTICLE_ID")
+    sub.add_parser("stats", parents=[index_opt, json_opt], help="what the index holds")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `newsdesk` command."""
+    args = build_parser().parse_args(argv)
+    settings = Settings()
+    if getattr(args, "index", None):
+        settings.index = args.index
+    from embeddings.store import IndexError_
+
+    try:
+        return COMMANDS[args.command](args, settings)
+    except IndexError_ as exc:
+        print(f"newsdesk: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def cmd_index(args, settings: Settings) -> int:
+    """Index paths; problems go to stderr by file name, and a missing path makes the exit code 1."""
+    from embeddings.encoder import SentenceTransformerEncoder
+    from embeddings.indexer import Indexer
+    from embeddings.loaders import load_paths
+
+    max_bytes = int(settings.max_file_mb * 2**20)
+    indexer = Indexer(settings.index, SentenceTransformerEncoder(), show_progress=not args.quiet)
+    existing = [p for p in args.paths if p.exists()]
+    report = indexer.run(load_paths(args.paths, max_bytes), prune=existing, rebuild=args.rebuild)
+    for problem in report.problems:
+        print(f"skipped {problem}", file=sys.stderr)
+    if args.json:
+        print(json.dumps({**report.__dict__, "problems": [str(p) for p in report.problems]}))
+    else:
+        print(f"{settings.index}: {report.summary()}")
+    return 0 if len(existing) == len(args.paths) else 1
+
+
+def add_url(url: str, settings: Settings, encoder=None):
+    """Fetch, extract and index one page (shared by `newsdesk add` and the bot's /add); returns (article, report)."""
+    from embeddings.encoder import SentenceTransformerEncoder
+    from embeddings.fetch import fetch_article
+    from embeddings.indexer import Indexer
+
+    article = fetch_article(url, allow_private=settings.allow_private_urls,
+                            max_bytes=int(settings.max_page_mb * 2**20), timeout=settings.fetch_timeout)
+    indexer = Indexer(settings.index, encoder or SentenceTransformerEncoder(), show_progress=False)
+    return article, indexer.run([article])
+
+
+def cmd_add(args, settings: Settings) -> int:
+    """`newsdesk add URL`: the page's title and how many sentences were indexed."""
+    from embeddings.fetch import FetchError
+
+    try:
+        article, report = add_url(args.url, settings)
+    except FetchError as exc:
+        print(f"newsdesk add: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps({"id": article.id, "title": article.title, "sentences": report.sentences}))
+    else:
+        print(f"added “{article.title}” ({report.sentences} sentences) to {settings.index}")
+    return 0
+
+
+def open_pipeline(settings: Settings):
+    """The retrieval pipeline over the configured index (model loads on first question)."""
+    from retrieval.pipeline import Pipeline
+
+    return Pipeline(settings.index, min_score=settings.min_score)
+
+
+def cmd_ask(args, settings: Settings) -> int:
+    """One question, or a JSONL batch from stdin with --json and no question."""
+    from bot import render
+
+    pipeline, top = open_pipeline(settings), args.top or settings.top
+    if args.question is None:
+        if not args.json:
+            print("newsdesk ask: give a QUESTION, or --json to read JSONL questions from stdin", file=sys.stderr)
+            return 2
+        return _ask_batch(pipeline, top, not args.no_abstain)
+    answer = pipeline.ask(args.question, top=top, abstain=not args.no_abstain)
+    print(render.to_json(answer) if args.json else render.to_text(answer, colour=sys.stdout.isatty()))
+    return 0
+
+
+def _ask_batch(pipeline, top: int, abstain: bool) -> int:
+    """Answer every {"id", "question"} line of stdin; a bad line gets an error object, not a crash."""
+    from bot import render
+
+    status = 0
+    for number, line in enumerate(sys.stdin, start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+            question = str(record["question"])
+        except (ValueError, KeyError, TypeError) as exc:
+            print(json.dumps({"line": number, "error": f"expected {{\"id\", \"question\"}}: {exc}"}), flush=True)
+            status = 1
+            continue
+        answer = pipeline.ask(question, top=top, abstain=abstain)
+        print(render.to_json(answer, id=record.get("id")), flush=True)
+    return status
+
+
+def cmd_repl(args, settings: Settings) -> int:
+    from bot.repl import run_repl
+
+    return run_repl(open_pipeline(settings), top=settings.top)
+
+
+def cmd_show(args, settings: Settings) -> int:
+    """The stored cleaned text, so anyone can check text[start:end] against a quote."""
+    article = open_pipeline(settings).article(args.article_id)
+    if article is None:
+        print(f"newsdesk: no article {args.article_id!r} in {settings.index}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(article.model_dump_json(include={"id", "title", "date", "url", "source", "text"}))
+    else:
+        meta = [article.source, article.date and article.date.isoformat(), article.url]
+        print(f"{article.title}\n{' · '.join(m for m in meta if m)}\n\n{article.text}")
+    return 0
+
+
+def cmd_stats(args, settings: Settings) -> int:
+    """Counts, model and size on disk of the index."""
+    from embeddings.index import IndexReader
+
+    stats = IndexReader.open(settings.index).stats()
+    if args.json:
+        print(json.dumps(stats))
+    else:
+        for key, value in stats.items():
+            print(f"{key:>11}: {value}")
+    return 0
+
+
+COMMANDS = {"index": cmd_index, "add": cmd_add, "ask": cmd_ask, "repl": cmd_repl, "show": cmd_show, "stats": cmd_stats}
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,73 @@
+"""The interactive chat in a terminal: history, colour, and a few `:commands`."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from bot import render
+from bot.settings import default_index_dir
+from retrieval.conversation import Conversation
+
+HELP = """Type a question and press Enter. Answers quote the articles; [n] points to a source.
+  :sources   the articles behind the last answer
+  :reset     forget the conversation
+  :help      this text
+  :quit      leave (or Ctrl-D)"""
+
+
+def handle_line(pipeline, conversation: Conversation, line: str, top: int, colour: bool) -> str | None:
+    """The reply to one line of input; None means the user asked to leave."""
+    command = line.strip()
+    if command in (":quit", ":q", ":exit"):
+        return None
+    if command == ":help":
+        return HELP
+    if command == ":reset":
+        conversation.clear()
+        return "Conversation cleared."
+    if command == ":sources":
+        last = conversation.last()
+        if last is None or not last.answered:
+            return "No sources yet: ask a question first."
+        return "\n".join(render.citation_line(n, c) for n, c in enumerate(last.sources(), start=1))
+    if command.startswith(":"):
+        return f"Unknown command {command}. {HELP}"
+    if not command:
+        return ""
+    return render.to_text(pipeline.ask(command, conversation=conversation, top=top), colour=colour)
+
+
+def run_repl(pipeline, top: int = 3) -> int:
+    """Chat on a terminal; with piped input, answer each line and exit."""
+    conversation = Conversation()
+    if not sys.stdin.isatty():
+        for line in sys.stdin:
+            reply = handle_line(pipeline, conversation, line, top, colour=False)
+            if reply is None:
+                break
+            if reply:
+                print(f"> {line.strip()}\n{reply}\n", flush=True)
+        return 0
+    return _interactive(pipeline, conversation, top)
+
+
+def _interactive(pipeline, conversation: Conversation, top: int) -> int:
+    """prompt_toolkit session with persistent history (arrow keys) and coloured answers."""
+    from prompt_toolkit import PromptSession
+    from prompt_toolkit.history import FileHistory
+
+    history = Path(default_index_dir()).parent / "repl_history"
+    history.parent.mkdir(parents=True, exist_ok=True)
+    session = PromptSession(history=FileHistory(str(history)))
+    stats = pipeline.stats()
+    print(f"newsdesk · {stats['articles']} articles · :help for commands, :quit to leave")
+    while True:
+        try:
+            line = session.prompt("question> ")
+        except (EOFError, KeyboardInterrupt):
+            return 0
+        reply = handle_line(pipeline, conversation, line, top, colour=True)
+        if reply is None:
+            return 0
+        print(reply + "\n")

@@ -1,0 +1,43 @@
+"""Every setting of newsdesk, typed, read from NEWSDESK_* environment variables or a .env file."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from typing import Annotated
+
+
+def default_index_dir() -> Path:
+    """$XDG_DATA_HOME/newsdesk/index, i.e. ~/.local/share/newsdesk/index on most systems."""
+    data_home = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(data_home) / "newsdesk" / "index"
+
+
+class Settings(BaseSettings):
+    """Configuration of the adapters; the core takes these values as constructor arguments."""
+
+    model_config = SettingsConfigDict(env_prefix="NEWSDESK_", env_file=".env", extra="ignore")
+
+    index: Path = Field(default_factory=default_index_dir, description="index directory")
+    top: int = Field(3, ge=1, le=100, description="answer sentences per reply")
+    min_score: float = Field(0.35, description="abstain when no sentence scores this high")
+    max_file_mb: float = Field(20, gt=0, description="larger input files are skipped")
+    telegram_bot_token: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("TELEGRAM_BOT_TOKEN", "NEWSDESK_TELEGRAM_BOT_TOKEN"))
+    telegram_base_url: str | None = Field(None, description="another Bot API server, e.g. a local one")
+    allowed_users: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Telegram user ids or @usernames, comma-separated")
+    allow_private_urls: bool = Field(False, description="let /add fetch loopback and private addresses")
+    max_page_mb: float = Field(5, gt=0, description="largest web page /add downloads")
+    fetch_timeout: float = Field(20, gt=0, description="seconds before a page download is abandoned")
+
+    @field_validator("allowed_users", mode="before")
+    @classmethod
+    def _split_users(cls, value):
+        """Accept "123, @ann, bob" as well as a list."""
+        if isinstance(value, str):
+            return [part.strip().lstrip("@") for part in value.split(",") if part.strip()]
+        return value

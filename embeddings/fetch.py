@@ -1,0 +1,83 @@
+"""URL → Article: download one web page safely and extract it the same way as an .html file."""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from urllib.parse import urljoin, urlsplit
+
+from embeddings.models import Article
+
+MAX_REDIRECTS = 5
+USER_AGENT = "newsdesk/0.1 (+article indexer)"
+
+
+class FetchError(Exception):
+    """A page that cannot be added; the message is shown to the user as is."""
+
+
+def check_url(url: str, allow_private: bool) -> None:
+    """Refuse non-http(s) URLs and hosts that resolve to private, loopback or link-local addresses."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise FetchError(f"only http:// and https:// URLs can be added, not {url!r}")
+    if allow_private:
+        return
+    try:
+        infos = socket.getaddrinfo(parts.hostname, parts.port or 443, proto=socket.IPPROTO_TCP)
+    except socket.gaierror as exc:
+        raise FetchError(f"cannot resolve {parts.hostname}: {exc.strerror}") from None
+    for info in infos:
+        address = ipaddress.ip_address(info[4][0].split("%")[0])
+        if not address.is_global:
+            raise FetchError(f"{parts.hostname} resolves to a non-public address ({address}); refused")
+
+
+def download(url: str, *, allow_private: bool, max_bytes: int, timeout: float) -> tuple[str, bytes]:
+    """The final URL and body of a page, checking every redirect hop and stopping at `max_bytes`."""
+    import httpx
+
+    with httpx.Client(timeout=timeout, follow_redirects=False, headers={"User-Agent": USER_AGENT}) as client:
+        for _ in range(MAX_REDIRECTS + 1):
+            check_url(url, allow_private)
+            try:
+                with client.stream("GET", url) as response:
+                    if response.is_redirect:
+                        url = urljoin(url, response.headers.get("location", ""))
+                        continue
+                    return url, _read_body(response, url, max_bytes)
+            except httpx.TimeoutException:
+                raise FetchError(f"{url} did not answer within {timeout:g} s") from None
+            except httpx.HTTPError as exc:
+                raise FetchError(f"cannot download {url}: {exc}") from None
+    raise FetchError(f"too many redirects (more than {MAX_REDIRECTS})")
+
+
+def _read_body(response, url: str, max_bytes: int) -> bytes:
+    """The response body if it is an HTML page within the size limit."""
+    if response.status_code != 200:
+        raise FetchError(f"{url} answered HTTP {response.status_code}")
+    kind = response.headers.get("content-type", "text/html").split(";")[0].strip().lower()
+    if kind not in ("text/html", "application/xhtml+xml"):
+        raise FetchError(f"{url} is {kind}, not a web page")
+    if int(response.headers.get("content-length") or 0) > max_bytes:
+        raise FetchError(f"{url} is larger than the {max_bytes / 2**20:g} MB limit")
+    body = bytearray()
+    for chunk in response.iter_bytes():
+        body += chunk
+        if len(body) > max_bytes:
+            raise FetchError(f"{url} is larger than the {max_bytes / 2**20:g} MB limit")
+    return bytes(body)
+
+
+def fetch_article(url: str, *, allow_private: bool = False, max_bytes: int = 5 * 2**20,
+                  timeout: float = 20.0) -> Article:
+    """Download a page and extract its article; the URL is the article's id."""
+    from embeddings.html import html_to_page
+
+    final_url, body = download(url, allow_private=allow_private, max_bytes=max_bytes, timeout=timeout)
+    page = html_to_page(body, url=final_url)
+    if page is None or not page.text.strip():
+        raise FetchError(f"no article text found at {final_url}")
+    return Article(id=url, title=page.title or final_url, text=page.text, date=page.date,
+                   url=page.url or final_url, source=page.source, author=page.author, origin=url)

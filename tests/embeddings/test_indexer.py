@@ -1,0 +1,126 @@
+"""Incremental indexing by content hash, atomic generations, and refusing a foreign or damaged index."""
+
+import json
+import sqlite3
+
+import pytest
+
+from embeddings import store
+from embeddings.index import IndexReader, IndexWriter
+from embeddings.indexer import Indexer
+from embeddings.loaders import load_paths
+
+
+def write_corpus(folder, articles: dict[str, str]):
+    folder.mkdir(exist_ok=True)
+    for name, text in articles.items():
+        (folder / name).write_text(text)
+
+
+CORPUS = {
+    "harbour.txt": "Harbour wall to be rebuilt\n\nThe council voted on Tuesday to rebuild the harbour wall. "
+                   "The work will cost four million dollars.",
+    "bakery.txt": "Bakery opens\n\nA new bakery opened in Millbrook on Monday. It employs forty people.",
+    "storm.txt": "Storm hits coast\n\nA storm cut power to two thousand homes on Sunday. Trees fell on the coast road.",
+}
+
+
+def run(root, folder, encoder):
+    return Indexer(root, encoder, show_progress=False).run(load_paths([folder]), prune=[folder])
+
+
+def test_reindex_embeds_only_what_changed_and_removes_what_is_gone(tmp_path, encoder):
+    corpus, root = tmp_path / "corpus", tmp_path / "index"
+    write_corpus(corpus, CORPUS)
+    first = run(root, corpus, encoder)
+    assert sorted(first.added) == ["bakery.txt", "harbour.txt", "storm.txt"]
+
+    again = run(root, corpus, encoder)
+    assert (again.added, again.updated, again.removed, again.unchanged, again.sentences) == ([], [], [], 3, 0)
+    assert again.generation is None, "an unchanged corpus must not write a new generation"
+
+    (corpus / "bakery.txt").write_text("Bakery opens\n\nA new bakery opened in Millbrook on Friday. It employs fifty.")
+    (corpus / "storm.txt").unlink()
+    changed = run(root, corpus, encoder)
+    assert (changed.added, changed.updated, changed.removed, changed.unchanged) == ([], ["bakery.txt"], ["storm.txt"], 1)
+    assert changed.sentences == 2
+
+    reader = IndexReader.open(root, encoder.name, encoder.dim)
+    assert reader.stats()["articles"] == 2
+    assert reader.sentence_vectors.ntotal == reader.stats()["sentences"] == 4
+    texts = [row[0] for row in reader.db.execute("SELECT text FROM sentences")]
+    assert "A new bakery opened in Millbrook on Friday." in texts
+    assert not any("storm" in t.lower() for t in texts)
+
+
+def test_indexing_another_folder_keeps_the_first(tmp_path, encoder):
+    root = tmp_path / "index"
+    write_corpus(tmp_path / "a", {"harbour.txt": CORPUS["harbour.txt"]})
+    write_corpus(tmp_path / "b", {"bakery.txt": CORPUS["bakery.txt"]})
+    run(root, tmp_path / "a", encoder)
+    report = run(root, tmp_path / "b", encoder)
+    assert report.removed == []
+    assert IndexReader.open(root).stats()["articles"] == 2
+
+
+def test_index_built_with_another_model_is_refused(tmp_path, encoder):
+    corpus, root = tmp_path / "corpus", tmp_path / "index"
+    write_corpus(corpus, CORPUS)
+    run(root, corpus, encoder)
+    with pytest.raises(store.IndexError_, match="built with model .*--rebuild"):
+        IndexReader.open(root, "some/other-model", 768)
+    with pytest.raises(store.IndexError_, match="built with model"):
+        IndexWriter(root, "some/other-model", 768)
+
+
+def test_damaged_index_is_detected_on_load(tmp_path, encoder):
+    corpus, root = tmp_path / "corpus", tmp_path / "index"
+    write_corpus(corpus, CORPUS)
+    run(root, corpus, encoder)
+    gen = store.generation_dir(root)
+    with sqlite3.connect(gen / store.DB_FILE) as db:
+        db.execute("DELETE FROM sentences WHERE id = (SELECT MIN(id) FROM sentences)")
+    with pytest.raises(store.IndexError_, match="damaged"):
+        IndexReader.open(root, encoder.name, encoder.dim)
+
+
+def test_failed_write_leaves_the_previous_index_untouched(tmp_path, encoder):
+    corpus, root = tmp_path / "corpus", tmp_path / "index"
+    write_corpus(corpus, CORPUS)
+    run(root, corpus, encoder)
+    before = store.current_generation(root)
+    with pytest.raises(RuntimeError):
+        with IndexWriter(root, encoder.name, encoder.dim) as writer:
+            writer.remove("bakery.txt")
+            raise RuntimeError("crash before commit")
+    assert store.current_generation(root) == before
+    assert [p.name for p in root.glob("gen-*")] == [before]
+    assert IndexReader.open(root, encoder.name, encoder.dim).stats()["articles"] == 3
+
+
+def test_second_writer_gets_a_clear_error(tmp_path, encoder):
+    root = tmp_path / "index"
+    with IndexWriter(root, encoder.name, encoder.dim):
+        with pytest.raises(store.IndexLocked, match="another newsdesk process"):
+            IndexWriter(root, encoder.name, encoder.dim)
+
+
+def test_rebuild_starts_afresh_and_manifest_names_the_model(tmp_path, encoder):
+    corpus, root = tmp_path / "corpus", tmp_path / "index"
+    write_corpus(corpus, CORPUS)
+    run(root, corpus, encoder)
+    report = Indexer(root, encoder, show_progress=False).run(load_paths([corpus]), rebuild=True)
+    assert sorted(report.added) == sorted(CORPUS)
+    manifest = json.loads((store.generation_dir(root) / store.MANIFEST_FILE).read_text())
+    assert manifest["model"] == encoder.name and manifest["dim"] == 384 and manifest["articles"] == 3
+
+
+def test_reader_notices_a_newer_generation(tmp_path, encoder):
+    corpus, root = tmp_path / "corpus", tmp_path / "index"
+    write_corpus(corpus, CORPUS)
+    run(root, corpus, encoder)
+    reader = IndexReader.open(root)
+    (corpus / "storm.txt").unlink()
+    run(root, corpus, encoder)
+    assert reader.is_stale()
+    assert reader.stats()["articles"] == 3, "a loaded generation keeps answering until it is replaced"
