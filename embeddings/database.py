@@ -191,3 +191,9 @@ def passages_by_id(db: sqlite3.Connection, ids: list[int]) -> dict[int, tuple]:
         f"SELECT id, article_rowid, first_sentence, last_sentence FROM passages WHERE id IN ({marks})", ids
     )
     return {row[0]: row[1:] for row in rows}
+
+
+def iter_articles(db: sqlite3.Connection):
+    """Every stored article, in insertion order (for rebuilding the vectors from the stored text)."""
+    for row in db.execute(f"SELECT {_ARTICLE_COLUMNS} FROM articles ORDER BY rowid"):
+        yield article_from_row(row)

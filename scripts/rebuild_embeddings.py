@@ -1,0 +1,67 @@
+"""Rebuild the index's embeddings: all of them from the stored articles, or only what changed in their files.
+
+    python scripts/rebuild_embeddings.py [--index DIR]                 # re-embed every stored article afresh
+    python scripts/rebuild_embeddings.py [--index DIR] --changed-only  # re-read source files; embed what changed
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bot.settings import Settings  # noqa: E402
+from embeddings import database  # noqa: E402
+from embeddings.encoder import SentenceTransformerEncoder  # noqa: E402
+from embeddings.index import IndexReader  # noqa: E402
+from embeddings.indexer import Indexer  # noqa: E402
+from embeddings.loaders import Problem, load_file  # noqa: E402
+from embeddings.store import IndexError_  # noqa: E402
+from embeddings.models import Article  # noqa: E402
+
+
+def reread_sources(articles: list[Article]) -> Iterator[Article | Problem]:
+    """Load again every source file the stored articles came from (URLs are left as they are)."""
+    by_origin: dict[str, list[Article]] = {}
+    for article in articles:
+        by_origin.setdefault(article.origin, []).append(article)
+    for origin, stored in by_origin.items():
+        path = Path(origin)
+        if origin.startswith(("http://", "https://")):
+            yield from stored
+        elif path.exists():
+            yield from load_file(path, article_id=stored[0].id)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--index", type=Path, help="index directory (default: $NEWSDESK_INDEX)")
+    parser.add_argument("--changed-only", action="store_true",
+                        help="re-read the articles' files and embed only new or changed articles; "
+                             "articles whose files are gone are removed")
+    args = parser.parse_args(argv)
+    root = args.index or Settings().index
+    try:
+        reader = IndexReader.open(root)
+    except IndexError_ as exc:
+        print(f"rebuild_embeddings: {exc}", file=sys.stderr)
+        return 2
+    stored = list(database.iter_articles(reader.db))
+    reader.close()
+    indexer = Indexer(root, SentenceTransformerEncoder())
+    if args.changed_only:
+        origins = {Path(a.origin) for a in stored if not a.origin.startswith(("http://", "https://"))}
+        report = indexer.run(reread_sources(stored), prune=origins)
+    else:
+        report = indexer.run(stored, rebuild=True)
+    for problem in report.problems:
+        print(f"skipped {problem}", file=sys.stderr)
+    print(f"{root}: {report.summary()}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
