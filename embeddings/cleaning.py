@@ -28,13 +28,14 @@ class CleanedPage(BaseModel):
     author: str | None = None
 
 
-SENTENCE_FINAL = ".!?…。！？"
+_FINAL_MARKS, _CJK_FINAL_MARKS = ".!?…", "。！？"  # CJK sentences are not followed by a space
 _CLOSERS = "\"'”’»)\\]」』"
-_SENTENCE_END = re.compile(f"[{SENTENCE_FINAL}][{_CLOSERS}]*$")
+_SENTENCE_END = re.compile(f"[{_FINAL_MARKS}{_CJK_FINAL_MARKS}][{_CLOSERS}]*$")
+_SENTENCE_BREAK = re.compile(f"[{_FINAL_MARKS}][{_CLOSERS}]*(?:\\s|$)|[{_CJK_FINAL_MARKS}]")
 _PERIOD_END = re.compile(f"[.。][{_CLOSERS}]*$")
-_SENTENCE_BREAK = re.compile(f"[.!?…][{_CLOSERS}]*(?:\\s|$)|[。！？]")
 _BULLET = re.compile(r"^\s*(?:\d{1,3}[.)]|[-*•·▪►])\s+")
 _YEAR = re.compile(r"\b\d{4}\b")
+_DOTTED_DATE = re.compile(r"\d{1,2}\.\d{1,2}\.")  # 12.03.2021 is day-first wherever dots are used
 _DATE_LABEL = re.compile(r"^(?:published|updated|posted|last updated|date)(?: on)?\s*:?\s*", re.IGNORECASE)
 _DATE_DEFAULTS = (dt.datetime(1901, 1, 1), dt.datetime(1902, 2, 2))
 _PLATFORMS = frozenset(
@@ -70,11 +71,18 @@ class _Rule:
         return bool(self.pattern.search(line))
 
 
-def _rule(name: str, pattern: str, flags: int = re.IGNORECASE, **options: object) -> _Rule:
+def _rule(
+    name: str, pattern: str, flags: int = re.IGNORECASE, max_words: int = 60, chrome: bool = False,
+    unpunctuated: bool = False,
+) -> _Rule:
     """A furniture rule with its pattern compiled (case-insensitive unless told otherwise)."""
-    return _Rule(name, re.compile(pattern, flags), **options)  # type: ignore[arg-type]
+    return _Rule(name, re.compile(pattern, flags), max_words, chrome, unpunctuated)
 
 
+_BYLINE = _rule(
+    "byline", r"^(?:By|BY)\s+(?P<author>[A-Z][\w.'’-]*(?:\s+[A-Z][\w.'’-]*){0,3})", flags=0, max_words=12,
+    chrome=True, unpunctuated=True,
+)
 _RULES = (
     _rule("skip link", r"^(?:skip|jump|go|back)\s+(?:to|next)\b", max_words=12, chrome=True, unpunctuated=True),
     _rule(
@@ -83,7 +91,7 @@ _RULES = (
         r"|\benable javascript\b|^(?:play|watch|listen)(?: (?:video|audio|now|live))?$",
         max_words=25,
     ),
-    _rule("duration", r"\b\d{1,2}:\d{2}(?::\d{2})?\b", max_words=4),
+    _rule("duration", r"\b\d{1,2}:\d{2}(?::\d{2})?\b", max_words=4, unpunctuated=True),
     _rule(
         "teaser",
         r"^(?:read more|read also|also read|more on this(?: story)?|more|related(?: \w+)?|see also"
@@ -97,30 +105,30 @@ _RULES = (
         max_words=15,
     ),
     _rule("sign-off", r"^[a-z]{1,4}(?:/[a-z]{1,4})*\s*\((?:[\w.&' -]+,\s*)*[\w.&' -]+\)$", flags=0),
-    _rule("byline", r"^(?:By|BY)\s+(?P<author>[A-Z][\w.'’-]*(?:\s+[A-Z][\w.'’-]*){0,3})", flags=0,
-          max_words=12, chrome=True, unpunctuated=True),
+    _BYLINE,
     _rule(
         "cookie banner",
-        r"\bcookies?\b.*\b(?:you|your|we|our|accept|consent)\b|\b(?:we|our|you|your)\b.*\bcookies?\b",
+        r"^(?=.*\bcookies?\b)(?=.*\b(?:accept|consent|policy|settings|preferences|browse|browsing|website|site"
+        r"|experience)\b)",
         chrome=True,
     ),
     _rule(
         "newsletter prompt",
-        r"\bnewsletters?\b.*\b(?:sign up|subscribe|inbox|your|our)\b|\b(?:sign up|subscribe)\b.*\bnewsletters?\b"
-        r"|^(?:sign up|subscribe|register)\b.*\b(?:inbox|e-?mail|updates|alerts)\b",
-        max_words=40,
+        r"^(?=.*\bnewsletters?\b)(?=.*\b(?:sign up|subscribe|inbox|delivered)\b)|^(?:sign up|subscribe|register)\b",
+        max_words=30,
         chrome=True,
     ),
     _rule(
         "paywall",
-        r"\b(?:log ?in|sign ?in|subscribe)\b.*\bto (?:continue|read|keep reading|access)\b"
+        r"\b(?:log ?in|sign ?in|subscribe)\b.*\bto (?:continue reading|keep reading|read (?:this|the full|more)"
+        r"|access this)\b"
         r"|\balready (?:a subscriber|a member|have an account)\b|\bfor (?:subscribers|members) only\b"
         r"|\bforgot(?:ten)? (?:your )?password\b",
         max_words=40,
     ),
     _rule("share", r"^(?:share|print|e-?mail|tweet|copy link|comments?)\b", max_words=10, chrome=True,
           unpunctuated=True),
-    _rule("follow", r"^[Ff]ollow (?:us|[A-Z]\S*) on [A-Z]\w*", flags=0, max_words=8, chrome=True),
+    _rule("follow", r"^[Ff]ollow (?:us|[A-Z]\S*(?: [A-Z]\S*){0,3}) on [A-Z]\w*", flags=0, max_words=8, chrome=True),
 )
 
 
@@ -130,8 +138,8 @@ def furniture_rule(line: str) -> str | None:
     for rule in _RULES:
         if rule.matches(core):
             return rule.name
-    if core != line.strip() and not ends_sentence(core):
-        return "link list"
+    if core != line.strip() and not _PERIOD_END.search(core):
+        return "link list"  # a list item that is not a full-stop sentence is a link (headlines end in "?" or nothing)
     return None
 
 
@@ -146,14 +154,17 @@ def parse_date_line(line: str) -> dt.date | None:
     if len(text) > 40 or not _YEAR.search(text):
         return None
     try:
-        first, second = (date_parser.parse(text, default=d, fuzzy=False, ignoretz=True) for d in _DATE_DEFAULTS)
+        first, second = (
+            date_parser.parse(text, default=d, dayfirst=bool(_DOTTED_DATE.match(text)), fuzzy=False, ignoretz=True)
+            for d in _DATE_DEFAULTS
+        )
     except (ValueError, OverflowError):
         return None
     return first.date() if first.date() == second.date() else None
 
 
 def _classify(lines: list[str]) -> list[str]:
-    """Label each line "blank", "text", "date", "caption" or a furniture kind, for grouping."""
+    """Label each line "blank", "text", "date", "caption", "tail" or a furniture kind, for grouping."""
     kinds: list[str] = []
     for line in lines:
         if not line:
@@ -164,6 +175,9 @@ def _classify(lines: list[str]) -> list[str]:
             kinds.append(furniture_rule(line) or "text")
         if kinds[-1] == "credit" and len(kinds) > 1 and kinds[-2] == "text":
             kinds[-2] = "caption"  # the line right above a photo credit is the photo's caption
+    if "sign-off" in kinds:  # the agency sign-off ends the article; what follows is the page's tail
+        end = len(kinds) - kinds[::-1].index("sign-off")
+        kinds[end:] = ["tail" if kind == "text" else kind for kind in kinds[end:]]
     return kinds
 
 
@@ -173,7 +187,7 @@ def _is_wrapped(lines: list[str]) -> bool:
         return False
     width = max(len(line) for line in lines)
     body = lines[:-1]
-    return width <= 100 and all(len(line) >= 0.6 * width for line in body) and not all(map(ends_sentence, body))
+    return 50 <= width <= 100 and all(len(line) >= 0.6 * width for line in body) and not all(map(ends_sentence, body))
 
 
 def _paragraphs(lines: list[str], kinds: list[str]) -> list[tuple[int, str]]:
@@ -237,9 +251,8 @@ def infer_source(furniture: list[str]) -> str | None:
 
 def _author(lines: list[str], kinds: list[str]) -> str | None:
     """The author named by the first byline, if the page has one."""
-    byline_rule = next(rule for rule in _RULES if rule.name == "byline")
     for line, kind in zip(lines, kinds):
-        if kind == "byline" and (match := byline_rule.pattern.search(line.strip())):
+        if kind == _BYLINE.name and (match := _BYLINE.pattern.search(line.strip())):
             return match.group("author")
     return None
 

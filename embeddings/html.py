@@ -1,7 +1,8 @@
 """Extract the article from a news web page with trafilatura: body paragraphs, title, date, author, URL.
 
-Trafilatura runs in precision mode without reader comments (both raise token F1 on the article
-extraction benchmark, see scripts/bench_html_extraction.py); its text then loses the list
+Trafilatura runs without reader comments and in precision mode (both raise token F1 on the
+article extraction benchmark, see scripts/bench_html_extraction.py), falling back to its
+default mode when precision mode finds no body; its text then loses the list
 markers it adds, a repeat of the headline, and the furniture lines cleaning.py recognises.
 Subheadings are kept: in HTML they are marked up as part of the article body.
 """
@@ -11,10 +12,13 @@ from __future__ import annotations
 import datetime as dt
 
 import trafilatura
+from trafilatura.settings import Document
 
 from embeddings.cleaning import CleanedPage, has_sentence, normalise_lines, strip_furniture
 
 _LIST_MARKER = "- "  # how trafilatura's plain-text output renders a list item
+# Precision mode first; the default mode's recall when precision finds no body.
+_MODES: tuple[dict[str, bool], ...] = ({"favor_precision": True}, {})
 _MIN_LIST_WORDS = 30  # a body with no sentence in it still counts when it is this long (a list, a table)
 
 
@@ -32,11 +36,8 @@ def _iso_date(value: str | None) -> dt.date | None:
         return None
 
 
-def html_to_page(html: bytes | str, url: str | None = None) -> CleanedPage | None:
-    """The article of an HTML page (bytes in any encoding), or None when it has no article body."""
-    document = trafilatura.bare_extraction(
-        html, url=url, with_metadata=True, include_comments=False, favor_precision=True
-    )
+def _page(document: Document | None, url: str | None) -> CleanedPage | None:
+    """A trafilatura result as a CleanedPage, or None when it holds no article body."""
     if document is None or not document.text:
         return None
     title = " ".join((document.title or "").split())
@@ -51,3 +52,12 @@ def html_to_page(html: bytes | str, url: str | None = None) -> CleanedPage | Non
         url=document.url or url,
         author=document.author or None,
     )
+
+
+def html_to_page(html: bytes | str, url: str | None = None) -> CleanedPage | None:
+    """The article of an HTML page (bytes in any encoding), or None when it has no article body."""
+    for mode in _MODES:
+        document = trafilatura.bare_extraction(html, url=url, with_metadata=True, include_comments=False, **mode)
+        if page := _page(document, url):
+            return page
+    return None
