@@ -47,6 +47,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("add", parents=[index_opt, json_opt], help="fetch a web page and index its article")
     p.add_argument("url", metavar="URL")
 
+    p = sub.add_parser("eval", parents=[json_opt], help="measure answer quality on QA files (SQuAD schema)",
+                       description="Index the contexts of QA files (paragraphs with the same context_title "
+                                   "joined into one article) and ask every question: P@1, R@5, MRR, citation "
+                                   "accuracy, abstention and speed.")
+    p.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    p.add_argument("--limit", type=int, help="ask only the first N questions")
+    p.add_argument("--index", type=Path, help="where to build (and reuse) the evaluation index (default: a temp dir)")
+
     sub.add_parser("repl", parents=[index_opt], help="chat with the articles in the terminal")
     p = sub.add_parser("show", parents=[index_opt, json_opt], help="print a stored article's text")
     p.add_argument("article_id", metavar="ARTICLE_ID")
@@ -160,6 +168,43 @@ def _ask_batch(pipeline, top: int, abstain: bool) -> int:
     return status
 
 
+def cmd_eval(args, settings: Settings) -> int:
+    """Build an index of the QA contexts, ask every question through the pipeline, print the figures."""
+    import tempfile
+
+    from embeddings.encoder import SentenceTransformerEncoder
+    from embeddings.indexer import Indexer
+    from retrieval.evaluate import evaluate, read_qa
+    from retrieval.pipeline import Pipeline
+
+    missing = [str(f) for f in args.files if not f.is_file()]
+    if missing:
+        print(f"newsdesk eval: no such file: {', '.join(missing)}", file=sys.stderr)
+        return 1
+    articles, questions = read_qa(args.files)
+    questions = questions[: args.limit] if args.limit else questions
+    encoder = SentenceTransformerEncoder()
+    with tempfile.TemporaryDirectory(prefix="newsdesk-eval-") as scratch:
+        root = args.index or Path(scratch) / "index"
+        Indexer(root, encoder).run(articles, prune=[])
+        pipeline = Pipeline(root, encoder, min_score=settings.min_score)
+        with _question_bar(len(questions)) as bar:
+            report = evaluate(pipeline, questions, settings.min_score, progress=bar.update).report()
+    report |= {"articles": len(articles), "min_score": settings.min_score}
+    if args.json:
+        print(json.dumps(report))
+    else:
+        for key, value in report.items():
+            print(f"{key:>25}: {value}")
+    return 0
+
+
+def _question_bar(total: int):
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="question", desc="asking", file=sys.stderr, dynamic_ncols=True)
+
+
 def cmd_repl(args, settings: Settings) -> int:
     from bot.repl import run_repl
 
@@ -193,7 +238,7 @@ def cmd_stats(args, settings: Settings) -> int:
     return 0
 
 
-COMMANDS = {"index": cmd_index, "add": cmd_add, "ask": cmd_ask, "repl": cmd_repl, "show": cmd_show, "stats": cmd_stats}
+COMMANDS = {"index": cmd_index, "add": cmd_add, "ask": cmd_ask, "eval": cmd_eval, "repl": cmd_repl, "show": cmd_show, "stats": cmd_stats}
 
 if __name__ == "__main__":
     sys.exit(main())
