@@ -9,6 +9,8 @@ from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from typing import Annotated
 
+from retrieval.calibration import MIN_SCORE
+
 
 def default_index_dir() -> Path:
     """$XDG_DATA_HOME/newsdesk/index, i.e. ~/.local/share/newsdesk/index on most systems."""
@@ -23,7 +25,7 @@ class Settings(BaseSettings):
 
     index: Path = Field(default_factory=default_index_dir, description="index directory")
     top: int = Field(3, ge=1, le=100, description="answer sentences per reply")
-    min_score: float = Field(0.35, description="abstain when no sentence scores this high")
+    min_score: float = Field(MIN_SCORE, description="abstain when no sentence scores this high")
     max_file_mb: float = Field(20, gt=0, description="larger input files are skipped")
     telegram_bot_token: SecretStr | None = Field(
         None, validation_alias=AliasChoices("TELEGRAM_BOT_TOKEN", "NEWSDESK_TELEGRAM_BOT_TOKEN"))
