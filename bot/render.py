@@ -1,18 +1,28 @@
-"""Answer → text for a terminal, or JSON; one place decides how citations read."""
+"""Answer → text for a terminal, Telegram HTML messages, or JSON; one place decides how citations read."""
 
 from __future__ import annotations
 
+import datetime as dt
+import html
 import json
+import re
 
+from embeddings.models import Article
 from retrieval.models import Answer, Citation
 
 NOT_COVERED = "The articles don't cover this question."
+TELEGRAM_LIMIT = 4096  # characters (UTF-16 code units) in one Telegram message
+BUTTON_CHARS = 40
+
+
+def _details(source: str | None, date: dt.date | None) -> list[str]:
+    """The known parts of "Source · 2017-06-22"."""
+    return [part for part in (source, date and date.isoformat()) if part]
 
 
 def citation_line(number: int, citation: Citation) -> str:
     """"[1] Title · Source · 2017-06-22 · URL" with the parts that are known."""
-    parts = [citation.title or citation.article_id, citation.source, citation.date and citation.date.isoformat(),
-             citation.url]
+    parts = [citation.title or citation.article_id, *_details(citation.source, citation.date), citation.url]
     return f"[{number}] " + " · ".join(p for p in parts if p)
 
 
@@ -43,3 +53,132 @@ def to_text(answer: Answer, colour: bool = False) -> str:
 def to_json(answer: Answer, **extra) -> str:
     """One line of JSON: {"question", "answered", "sentences": [...]} plus any `extra` keys (e.g. an id)."""
     return json.dumps({**extra, **answer.model_dump(mode="json")}, ensure_ascii=False)
+
+
+# ---- Telegram: HTML parse mode, every piece of article text escaped, messages within the limit ----
+
+def _size(text: str) -> int:
+    """Length in UTF-16 code units, the unit of Telegram's limits."""
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
+
+
+def _escape(text: str) -> str:
+    """Text for Telegram HTML: <, > and & escaped (quotes need no escaping outside attributes)."""
+    return html.escape(text, quote=False)
+
+
+def _linked_title(title: str, url: str | None) -> str:
+    """The escaped title, as a link when the article has a web address."""
+    if url and re.match(r"https?://", url):
+        return f'<a href="{html.escape(url, quote=True)}">{_escape(title)}</a>'
+    return _escape(title)
+
+
+def citation_html(number: int, citation: Citation) -> str:
+    """"[1] <a href=URL>Title</a> · Source · 2017-06-22" for Telegram."""
+    parts = [_linked_title(citation.title or citation.article_id, citation.url),
+             *map(_escape, _details(citation.source, citation.date))]
+    return f"[{number}] " + " · ".join(parts)
+
+
+def _fit(text: str, room: int) -> int:
+    """How many leading characters of `text` fit in `room` once escaped."""
+    used = 0
+    for count, char in enumerate(text):
+        used += _size(_escape(char))
+        if used > room:
+            return count
+    return len(text)
+
+
+def _cut(text: str, room: int) -> list[str]:
+    """Plain `text` in chunks that fit `room` once escaped, broken between words where possible."""
+    chunks = []
+    while _fit(text, room) < len(text):
+        cut = max(_fit(text, room), 1)
+        space = max(text.rfind(" ", 0, cut + 1), text.rfind("\n", 0, cut + 1))
+        cut = space if space > 0 else cut
+        chunks.append(text[:cut].rstrip())
+        text = text[cut:].lstrip()
+    return [*chunks, text]
+
+
+def _pack(units: list[str], limit: int) -> list[str]:
+    """Join formatted lines into as few messages of at most `limit` as keep them whole."""
+    pieces: list[str] = []
+    for unit in units:
+        if pieces and _size(pieces[-1]) + 1 + _size(unit) <= limit:
+            pieces[-1] += "\n" + unit
+        else:
+            pieces.append(unit)
+    return pieces
+
+
+def _source_units(answer: Answer) -> list[str]:
+    """The "Sources" heading and one numbered citation per cited article."""
+    return ["<b>Sources</b>", *(citation_html(n, c) for n, c in enumerate(answer.sources(), start=1))]
+
+
+def answer_html(answer: Answer, limit: int = TELEGRAM_LIMIT) -> list[str]:
+    """An answer as Telegram HTML messages: quotes with [n], then the sources.
+
+    Splitting happens on the plain sentences, before any markup, so no message is cut inside a tag:
+    messages break between sentences, and a sentence too long for one message breaks between words.
+    """
+    if not answer.answered:
+        return [_escape(NOT_COVERED)]
+    numbers = source_numbers(answer)
+    units = []
+    for sentence in answer.sentences:
+        mark = f" [{numbers[sentence.citation.article_id]}]\n"
+        room = limit - _size(mark) - 2  # the quotation marks
+        units += [f"“{_escape(chunk)}”{mark}" for chunk in _cut(sentence.text, room)]
+    return _pack(units + _source_units(answer), limit)
+
+
+def sources_html(answer: Answer, limit: int = TELEGRAM_LIMIT) -> list[str]:
+    """The numbered sources of an answer, for /sources."""
+    return _pack(_source_units(answer), limit)
+
+
+def button_label(number: int, citation: Citation) -> str:
+    """"[1] Title", shortened to fit an inline button."""
+    label = f"[{number}] {citation.title or citation.article_id}"
+    return label if len(label) <= BUTTON_CHARS else label[:BUTTON_CHARS - 1].rstrip() + "…"
+
+
+def _clip_start(text: str, room: int) -> str:
+    """The end of `text` that fits `room` once escaped, "…" marking a cut."""
+    return _clip_end(text[::-1], room)[::-1]
+
+
+def _clip_end(text: str, room: int) -> str:
+    """The start of `text` that fits `room` once escaped, cut between words, "…" marking the cut."""
+    if _fit(text, room) == len(text):
+        return text
+    kept = text[:_fit(text, room - 1)]
+    words = kept.rpartition(" ")[0].rstrip()
+    return (words or kept) + "…" if room > 0 else ""
+
+
+def context_html(article: Article, start: int, end: int, paragraph: tuple[int, int],
+                 limit: int = TELEGRAM_LIMIT) -> str:
+    """The paragraph around a quoted sentence, the quote in bold, under the article's title and link."""
+    details = " · ".join(_details(article.source, article.date))
+    head = f"<b>{_linked_title(article.title or article.id, article.url)}</b>\n"
+    head += f"{_escape(details)}\n\n" if details else "\n"
+    room = limit - _size(head) - len("<b></b>")
+    quote = _clip_end(article.text[start:end], room)
+    room -= _size(_escape(quote))
+    before = _clip_start(article.text[paragraph[0]:start], room // 2)
+    after = _clip_end(article.text[end:paragraph[1]], room - _size(_escape(before)))
+    return f"{head}{_escape(before)}<b>{_escape(quote)}</b>{_escape(after)}"
+
+
+_LINK = re.compile(r'<a href="([^"]*)">(.*?)</a>', re.S)
+_TAG = re.compile(r"</?[a-z][^>]*>")
+
+
+def html_to_plain(markup: str) -> str:
+    """The plain-text twin of our own HTML (links become "title (URL)"), for when Telegram rejects it."""
+    return html.unescape(_TAG.sub("", _LINK.sub(lambda m: f"{m[2]} ({m[1]})", markup)))
