@@ -91,15 +91,15 @@ def gold_rank(question: Question, answer) -> int | None:
     return None
 
 
-def evaluate(pipeline, questions: list[Question], min_score: float, progress=None) -> Scores:
+def evaluate(pipeline, questions: list[Question], min_confidence: float, filters=None, progress=None) -> Scores:
     """Ask every question (ranked, no abstention) and score ranks and the abstention decision."""
     scores = Scores()
     began = time.perf_counter()
     for question in questions:
         asked = time.perf_counter()
-        answer = pipeline.ask(question.question, top=RANK_DEPTH, abstain=False)
+        answer = pipeline.ask(question.question, top=RANK_DEPTH, abstain=False, filters=filters)
         scores.latencies_ms.append((time.perf_counter() - asked) * 1000)
-        answered = any(s.score >= min_score for s in answer.sentences)
+        answered = answer.confidence is not None and answer.confidence >= min_confidence
         if question.impossible or not question.spans:
             scores.impossible += 1
             scores.answered_impossible += answered

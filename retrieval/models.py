@@ -34,6 +34,10 @@ class Answer(BaseModel):
     question: str
     answered: bool
     sentences: list[AnswerSentence] = Field(default_factory=list)
+    searched: str | None = Field(default=None, exclude=True,
+                                 description="what was searched for: the question, widened if it was a follow-up")
+    confidence: float | None = Field(default=None, exclude=True,
+                                     description="P(answerable) from the abstention model, abstaining or not")
 
     def sources(self) -> list[Citation]:
         """The distinct cited articles in order of first appearance, for numbered source lists."""
