@@ -26,6 +26,10 @@ def build_parser() -> argparse.ArgumentParser:
     index_opt = argparse.ArgumentParser(add_help=False)
     index_opt.add_argument("--index", type=Path, help="index directory (default: $NEWSDESK_INDEX, "
                            "else ~/.local/share/newsdesk/index)")
+    filter_opt = argparse.ArgumentParser(add_help=False)
+    filter_opt.add_argument("--since", type=_date, metavar="DATE", help="only articles dated on or after DATE")
+    filter_opt.add_argument("--until", type=_date, metavar="DATE", help="only articles dated on or before DATE")
+    filter_opt.add_argument("--source", help="only articles from this source (e.g. DW)")
     json_opt = argparse.ArgumentParser(add_help=False)
     json_opt.add_argument("--json", action="store_true", help="print JSON instead of text")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -37,7 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rebuild", action="store_true", help="start the index afresh (e.g. after a model change)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
-    p = sub.add_parser("ask", parents=[index_opt, json_opt], help="answer a question",
+    p = sub.add_parser("ask", parents=[index_opt, json_opt, filter_opt], help="answer a question",
                        description="Answer a question; with --json and no question, answer JSONL "
                                    'lines {"id", "question"} from stdin, one JSON answer per line.')
     p.add_argument("question", nargs="?")
@@ -47,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("add", parents=[index_opt, json_opt], help="fetch a web page and index its article")
     p.add_argument("url", metavar="URL")
 
-    p = sub.add_parser("eval", parents=[json_opt], help="measure answer quality on QA files (SQuAD schema)",
+    p = sub.add_parser("eval", parents=[json_opt, filter_opt], help="measure answer quality on QA files (SQuAD schema)",
                        description="Index the contexts of QA files (paragraphs with the same context_title "
                                    "joined into one article) and ask every question: P@1, R@5, MRR, citation "
                                    "accuracy, abstention and speed.")
@@ -55,10 +59,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, help="ask only the first N questions")
     p.add_argument("--index", type=Path, help="where to build (and reuse) the evaluation index (default: a temp dir)")
 
-    sub.add_parser("repl", parents=[index_opt], help="chat with the articles in the terminal")
+    sub.add_parser("repl", parents=[index_opt, filter_opt], help="chat with the articles in the terminal")
     p = sub.add_parser("show", parents=[index_opt, json_opt], help="print a stored article's text")
     p.add_argument("article_id", metavar="ARTICLE_ID")
     sub.add_parser("stats", parents=[index_opt, json_opt], help="what the index holds")
+    p = sub.add_parser("telegram", parents=[index_opt], help="run the Telegram bot (long polling)",
+                       description="Answer questions in Telegram chats until stopped (Ctrl-C or SIGTERM). "
+                                   "The token comes from TELEGRAM_BOT_TOKEN (environment or .env); "
+                                   "NEWSDESK_ALLOWED_USERS lists who may use the bot.")
+    p.add_argument("--base-url", help="another Bot API server, e.g. http://127.0.0.1:8081/bot "
+                   "(default: $NEWSDESK_TELEGRAM_BASE_URL, else Telegram's)")
+    p.add_argument("--public", action="store_true", help="let anyone ask (without an allow-list)")
     return parser
 
 
@@ -81,12 +92,12 @@ def main(argv: list[str] | None = None) -> int:
 
 def cmd_index(args, settings: Settings) -> int:
     """Index paths; problems go to stderr by file name, and a missing path makes the exit code 1."""
-    from embeddings.encoder import SentenceTransformerEncoder
+    from embeddings.encoder import make_encoder
     from embeddings.indexer import Indexer
     from embeddings.loaders import load_paths
 
     max_bytes = int(settings.max_file_mb * 2**20)
-    indexer = Indexer(settings.index, SentenceTransformerEncoder(), show_progress=not args.quiet)
+    indexer = Indexer(settings.index, make_encoder(settings.backend), show_progress=not args.quiet)
     existing = [p for p in args.paths if p.exists()]
     report = indexer.run(load_paths(args.paths, max_bytes), prune=existing, rebuild=args.rebuild)
     for problem in report.problems:
@@ -100,13 +111,13 @@ def cmd_index(args, settings: Settings) -> int:
 
 def add_url(url: str, settings: Settings, encoder=None):
     """Fetch, extract and index one page (shared by `newsdesk add` and the bot's /add); returns (article, report)."""
-    from embeddings.encoder import SentenceTransformerEncoder
+    from embeddings.encoder import make_encoder
     from embeddings.fetch import fetch_article
     from embeddings.indexer import Indexer
 
     article = fetch_article(url, allow_private=settings.allow_private_urls,
                             max_bytes=int(settings.max_page_mb * 2**20), timeout=settings.fetch_timeout)
-    indexer = Indexer(settings.index, encoder or SentenceTransformerEncoder(), show_progress=False)
+    indexer = Indexer(settings.index, encoder or make_encoder(settings.backend), show_progress=False)
     return article, indexer.run([article])
 
 
@@ -126,11 +137,29 @@ def cmd_add(args, settings: Settings) -> int:
     return 0
 
 
+def _date(value: str):
+    """argparse type for --since/--until: YYYY-MM-DD, YYYY-MM or YYYY."""
+    from retrieval.filters import parse_date
+
+    try:
+        return parse_date(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _filters(args):
+    """The --since/--until/--source flags as Filters."""
+    from retrieval.filters import Filters
+
+    return Filters(since=args.since, until=args.until, source=args.source)
+
+
 def open_pipeline(settings: Settings):
     """The retrieval pipeline over the configured index (model loads on first question)."""
+    from embeddings.encoder import make_encoder
     from retrieval.pipeline import Pipeline
 
-    return Pipeline(settings.index, min_score=settings.min_score)
+    return Pipeline(settings.index, make_encoder(settings.backend), min_confidence=settings.min_confidence)
 
 
 def cmd_ask(args, settings: Settings) -> int:
@@ -142,13 +171,13 @@ def cmd_ask(args, settings: Settings) -> int:
         if not args.json:
             print("newsdesk ask: give a QUESTION, or --json to read JSONL questions from stdin", file=sys.stderr)
             return 2
-        return _ask_batch(pipeline, top, not args.no_abstain)
-    answer = pipeline.ask(args.question, top=top, abstain=not args.no_abstain)
+        return _ask_batch(pipeline, top, not args.no_abstain, _filters(args))
+    answer = pipeline.ask(args.question, top=top, abstain=not args.no_abstain, filters=_filters(args))
     print(render.to_json(answer) if args.json else render.to_text(answer, colour=sys.stdout.isatty()))
     return 0
 
 
-def _ask_batch(pipeline, top: int, abstain: bool) -> int:
+def _ask_batch(pipeline, top: int, abstain: bool, filters) -> int:
     """Answer every {"id", "question"} line of stdin; a bad line gets an error object, not a crash."""
     from bot import render
 
@@ -163,7 +192,7 @@ def _ask_batch(pipeline, top: int, abstain: bool) -> int:
             print(json.dumps({"line": number, "error": f"expected {{\"id\", \"question\"}}: {exc}"}), flush=True)
             status = 1
             continue
-        answer = pipeline.ask(question, top=top, abstain=abstain)
+        answer = pipeline.ask(question, top=top, abstain=abstain, filters=filters)
         print(render.to_json(answer, id=record.get("id")), flush=True)
     return status
 
@@ -172,7 +201,7 @@ def cmd_eval(args, settings: Settings) -> int:
     """Build an index of the QA contexts, ask every question through the pipeline, print the figures."""
     import tempfile
 
-    from embeddings.encoder import SentenceTransformerEncoder
+    from embeddings.encoder import make_encoder
     from embeddings.indexer import Indexer
     from retrieval.evaluate import evaluate, read_qa
     from retrieval.pipeline import Pipeline
@@ -183,14 +212,14 @@ def cmd_eval(args, settings: Settings) -> int:
         return 1
     articles, questions = read_qa(args.files)
     questions = questions[: args.limit] if args.limit else questions
-    encoder = SentenceTransformerEncoder()
+    encoder = make_encoder(settings.backend)
     with tempfile.TemporaryDirectory(prefix="newsdesk-eval-") as scratch:
         root = args.index or Path(scratch) / "index"
         Indexer(root, encoder).run(articles, prune=[])
-        pipeline = Pipeline(root, encoder, min_score=settings.min_score)
+        pipeline = Pipeline(root, encoder, min_confidence=settings.min_confidence)
         with _question_bar(len(questions)) as bar:
-            report = evaluate(pipeline, questions, settings.min_score, progress=bar.update).report()
-    report |= {"articles": len(articles), "min_score": settings.min_score}
+            report = evaluate(pipeline, questions, settings.min_confidence, _filters(args), progress=bar.update).report()
+    report |= {"articles": len(articles), "min_confidence": settings.min_confidence}
     if args.json:
         print(json.dumps(report))
     else:
@@ -208,7 +237,7 @@ def _question_bar(total: int):
 def cmd_repl(args, settings: Settings) -> int:
     from bot.repl import run_repl
 
-    return run_repl(open_pipeline(settings), top=settings.top)
+    return run_repl(open_pipeline(settings), top=settings.top, filters=_filters(args))
 
 
 def cmd_show(args, settings: Settings) -> int:
@@ -238,7 +267,17 @@ def cmd_stats(args, settings: Settings) -> int:
     return 0
 
 
-COMMANDS = {"index": cmd_index, "add": cmd_add, "ask": cmd_ask, "eval": cmd_eval, "repl": cmd_repl, "show": cmd_show, "stats": cmd_stats}
+def cmd_telegram(args, settings: Settings) -> int:
+    """Run the Telegram bot until it is stopped."""
+    from bot.telegram import run_bot
+
+    if args.base_url:
+        settings.telegram_base_url = args.base_url
+    return run_bot(settings, public=args.public)
+
+
+COMMANDS = {"index": cmd_index, "add": cmd_add, "ask": cmd_ask, "eval": cmd_eval, "repl": cmd_repl, "show": cmd_show, "stats": cmd_stats,
+            "telegram": cmd_telegram}
 
 if __name__ == "__main__":
     sys.exit(main())

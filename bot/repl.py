@@ -13,10 +13,12 @@ HELP = """Type a question and press Enter. Answers quote the articles; [n] point
   :sources   the articles behind the last answer
   :reset     forget the conversation
   :help      this text
-  :quit      leave (or Ctrl-D)"""
+  :quit      leave (or Ctrl-D)
+Filters can go inside a question: since:2017-06-01 until:2017-12-31 source:DW"""
 
 
-def handle_line(pipeline, conversation: Conversation, line: str, top: int, colour: bool) -> str | None:
+def handle_line(pipeline, conversation: Conversation, line: str, top: int, colour: bool,
+                filters=None) -> str | None:
     """The reply to one line of input; None means the user asked to leave."""
     command = line.strip()
     if command in (":quit", ":q", ":exit"):
@@ -35,24 +37,24 @@ def handle_line(pipeline, conversation: Conversation, line: str, top: int, colou
         return f"Unknown command {command}. {HELP}"
     if not command:
         return ""
-    return render.to_text(pipeline.ask(command, conversation=conversation, top=top), colour=colour)
+    return render.to_text(pipeline.ask(command, conversation=conversation, top=top, filters=filters), colour=colour)
 
 
-def run_repl(pipeline, top: int = 3) -> int:
+def run_repl(pipeline, top: int = 3, filters=None) -> int:
     """Chat on a terminal; with piped input, answer each line and exit."""
     conversation = Conversation()
     if not sys.stdin.isatty():
         for line in sys.stdin:
-            reply = handle_line(pipeline, conversation, line, top, colour=False)
+            reply = handle_line(pipeline, conversation, line, top, colour=False, filters=filters)
             if reply is None:
                 break
             if reply:
                 print(f"> {line.strip()}\n{reply}\n", flush=True)
         return 0
-    return _interactive(pipeline, conversation, top)
+    return _interactive(pipeline, conversation, top, filters)
 
 
-def _interactive(pipeline, conversation: Conversation, top: int) -> int:
+def _interactive(pipeline, conversation: Conversation, top: int, filters) -> int:
     """prompt_toolkit session with persistent history (arrow keys) and coloured answers."""
     from prompt_toolkit import PromptSession
     from prompt_toolkit.history import FileHistory
@@ -67,7 +69,7 @@ def _interactive(pipeline, conversation: Conversation, top: int) -> int:
             line = session.prompt("question> ")
         except (EOFError, KeyboardInterrupt):
             return 0
-        reply = handle_line(pipeline, conversation, line, top, colour=True)
+        reply = handle_line(pipeline, conversation, line, top, colour=True, filters=filters)
         if reply is None:
             return 0
         print(reply + "\n")

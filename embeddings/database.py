@@ -86,6 +86,13 @@ def get_article(db: sqlite3.Connection, article_id: str) -> Article | None:
     return article_from_row(row) if row else None
 
 
+def article_rowids(db: sqlite3.Connection, article_ids: Iterable[str]) -> frozenset[int]:
+    """Row ids of the articles with these ids (unknown ids are left out)."""
+    ids = list(article_ids)
+    marks = ",".join("?" * len(ids))
+    return frozenset(r[0] for r in db.execute(f"SELECT rowid FROM articles WHERE id IN ({marks})", ids))
+
+
 def get_articles_by_rowid(db: sqlite3.Connection, rowids: Iterable[int]) -> dict[int, Article]:
     """Articles keyed by their row id, fetched in one query."""
     rowids = list(set(rowids))
@@ -155,16 +162,38 @@ def sentences_in_range(db: sqlite3.Connection, article_rowid: int, first: int, l
     ).fetchall()
 
 
-def lexical_search(db: sqlite3.Connection, terms: list[str], limit: int) -> list[int]:
-    """Ids of the sentences that best match any of `terms` by BM25, best first."""
+def lexical_search(db: sqlite3.Connection, terms: list[str], limit: int,
+                   where: tuple[str, list] | None = None) -> list[int]:
+    """Ids of the sentences that best match any of `terms` by BM25, best first, among articles `a` matching `where`."""
     if not terms:
         return []
     query = " OR ".join('"' + term.replace('"', '""') + '"' for term in terms)
+    clause, params = where or ("1", [])
     rows = db.execute(
-        "SELECT rowid FROM sentences_fts WHERE sentences_fts MATCH ? ORDER BY bm25(sentences_fts) LIMIT ?",
-        (query, limit),
+        "SELECT f.rowid FROM sentences_fts f JOIN sentences s ON s.id = f.rowid JOIN articles a"
+        f" ON a.rowid = s.article_rowid WHERE sentences_fts MATCH ? AND {clause} ORDER BY bm25(sentences_fts) LIMIT ?",
+        (query, *params, limit),
     )
     return [row[0] for row in rows]
+
+
+def passage_ids_where(db: sqlite3.Connection, where: tuple[str, list]) -> list[int]:
+    """Ids of the passages of the articles `a` matching a filter clause."""
+    clause, params = where
+    rows = db.execute(f"SELECT p.id FROM passages p JOIN articles a ON a.rowid = p.article_rowid WHERE {clause}",
+                      params)
+    return [row[0] for row in rows]
+
+
+def document_frequencies(db: sqlite3.Connection, terms: list[str], cap: int = 1000) -> dict[str, int]:
+    """How many sentences match each term (stemmed as the FTS index stems), counted up to `cap`."""
+    counts = {}
+    for term in terms:
+        query = '"' + term.replace('"', '""') + '"'
+        counts[term] = db.execute(
+            "SELECT COUNT(*) FROM (SELECT 1 FROM sentences_fts WHERE sentences_fts MATCH ? LIMIT ?)", (query, cap)
+        ).fetchone()[0]
+    return counts
 
 
 def sentences_by_id(db: sqlite3.Connection, ids: list[int]) -> list[tuple]:

@@ -1,11 +1,18 @@
-"""The turns of one chat, so the pipeline can read a follow-up question in the light of earlier ones."""
+"""The turns of one chat, and how a follow-up question borrows from the turn before it."""
 
 from __future__ import annotations
 
+import re
 from collections import deque
 from dataclasses import dataclass, field
 
 from retrieval.models import Answer
+from retrieval.retriever import query_terms
+
+# Words that point back at something said before ("what did he say", "when was that").
+BACK_REFERENCES = frozenset("he she it they him her them his hers its their theirs that this those these there "
+                            "then".split())
+FOLLOW_UP_OPENERS = ("and ", "but ", "also ", "what about ", "how about ")
 
 
 @dataclass
@@ -25,5 +32,54 @@ class Conversation:
         """The most recent answer, e.g. for `/sources`."""
         return self.turns[-1] if self.turns else None
 
+    def last_answered(self) -> Answer | None:
+        """The most recent turn that quoted something: what a follow-up refers to."""
+        return next((a for a in reversed(self.turns) if a.answered), None)
+
     def clear(self) -> None:
         self.turns.clear()
+
+
+@dataclass(frozen=True)
+class Query:
+    """What to search for: the question, widened for a follow-up, and articles to favour."""
+
+    text: str
+    prefer: frozenset[str] = frozenset()
+
+
+def is_follow_up(question: str) -> bool:
+    """A question that leans on the previous turn: "and China?", "what did he say?", "when was that?".
+
+    One that names its own subject (a capitalised name after the first word) or has enough content
+    words of its own stands alone, even with a pronoun in it; a short one with no name of its own
+    ("How much rain fell?") is read as continuing the conversation.
+    """
+    if question.lower().strip().startswith(FOLLOW_UP_OPENERS):
+        return True
+    names = _names(question)
+    content = [t for t in query_terms(question) if t not in BACK_REFERENCES]
+    points_back = any(w.lower() in BACK_REFERENCES for w in re.findall(r"[\w']+", question))
+    return not names and (len(content) <= 2 or (points_back and len(content) <= 4)) or len(content) <= 1
+
+
+def _names(question: str) -> list[str]:
+    """Capitalised words after the first: the names a question gives its subject ("Storm Orla")."""
+    words = re.findall(r"[\w']+", question)
+    return [w for w in words[1:] if w[:1].isupper() and w.lower() not in BACK_REFERENCES]
+
+
+def follow_up_query(question: str, conversation: Conversation | None) -> Query:
+    """For a follow-up, add what the previous turn was about and favour the article that answered it.
+
+    What it was about is the names in the previous (widened) question, or its content words when it
+    named nothing: "How much rain fell?" after a question on Storm Orla searches "... Storm Orla".
+    """
+    previous = conversation.last_answered() if conversation else None
+    if previous is None or not is_follow_up(question):
+        return Query(question)
+    own = set(query_terms(question))
+    before = previous.searched or previous.question
+    borrowed = [w for w in dict.fromkeys(_names(before) or query_terms(before)) if w.lower() not in own]
+    return Query(f"{question} {' '.join(borrowed)}".strip(),
+                 frozenset({previous.sentences[0].citation.article_id}))

@@ -4,20 +4,31 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
+from typing import NamedTuple
 
 from embeddings import database
-from embeddings.encoder import Encoder, SentenceTransformerEncoder
+from embeddings.encoder import Encoder, make_encoder
 from embeddings.index import IndexReader
 from embeddings.models import Article
+from embeddings.segment import paragraph_spans
 from retrieval.answerer import ExtractiveAnswerer
-from retrieval.conversation import Conversation
+from retrieval.calibration import MIN_CONFIDENCE
+from retrieval.conversation import Conversation, follow_up_query
+from retrieval.filters import Filters, parse_inline
 from retrieval.models import Answer
 from retrieval.retriever import HybridRetriever
 
 # Questions are cut here before embedding: the model reads at most 256 word pieces anyway.
 MAX_QUESTION_CHARS = 1000
-# Chosen with scripts/bench_abstention.py: keeps most answerable questions, drops off-topic ones.
-DEFAULT_MIN_SCORE = 0.35
+
+
+class SentenceContext(NamedTuple):
+    """A stored sentence located in its article: the sentence's and its paragraph's [start, end) offsets."""
+
+    article: Article
+    start: int
+    end: int
+    paragraph: tuple[int, int]
 
 
 class Pipeline:
@@ -28,11 +39,11 @@ class Pipeline:
     """
 
     def __init__(self, index_dir: Path, encoder: Encoder | None = None, top_passages: int = 20,
-                 min_score: float = DEFAULT_MIN_SCORE, passage_weight: float = 0.5):
+                 min_confidence: float = MIN_CONFIDENCE, passage_weight: float = 0.5):
         self.index_dir = Path(index_dir)
-        self.encoder = encoder or SentenceTransformerEncoder()
+        self.encoder = encoder or make_encoder()
         self.retriever = HybridRetriever(top_passages)
-        self.answerer = ExtractiveAnswerer(min_score, passage_weight)
+        self.answerer = ExtractiveAnswerer(min_confidence, passage_weight)
         self._index: IndexReader | None = None
         self._lock = threading.Lock()
 
@@ -41,23 +52,32 @@ class Pipeline:
         """The current generation of the index, (re)loaded when it changed on disk."""
         with self._lock:
             if self._index is None or self._index.is_stale():
-                fresh = IndexReader.open(self.index_dir, self.encoder.name, self.encoder.dim)
+                fresh = IndexReader.open(self.index_dir, self.encoder.name, self.encoder.dim,
+                                         backend=self.encoder.backend)
                 if self._index is not None:
                     self._index.close()
                 self._index = fresh
             return self._index
 
     def ask(self, question: str, conversation: Conversation | None = None, top: int = 3,
-            abstain: bool = True) -> Answer:
-        """Answer with up to `top` quoted sentences, or say the articles do not cover the question."""
-        question = " ".join(question.split())
+            abstain: bool = True, filters: Filters | None = None) -> Answer:
+        """Answer with up to `top` quoted sentences, or say the articles do not cover the question.
+
+        `since:`/`until:`/`source:` words in the question add to `filters`; a follow-up question
+        borrows the previous turn's key words and favours the article that answered it.
+        """
+        question, inline = parse_inline(" ".join(question.split()))
+        filters = (filters or Filters()).merged(inline)
         index = self.index
         if not question:
             answer = Answer(question=question, answered=False)
         else:
-            vector = self.encoder.encode([question[:MAX_QUESTION_CHARS]])[0]
-            candidates = self.retriever.run(index, question, vector)
-            answer = self.answerer.run(index, question, vector, candidates, top=top, abstain=abstain)
+            query = follow_up_query(question, conversation)
+            vector = self.encoder.encode([query.text[:MAX_QUESTION_CHARS]])[0]
+            candidates = self.retriever.run(index, query.text, vector, filters)
+            prefer = database.article_rowids(index.db, query.prefer)
+            answer = self.answerer.run(index, question, vector, candidates, top=top, abstain=abstain,
+                                       prefer=prefer, searched=query.text)
         if conversation is not None:
             conversation.add(answer)
         return answer
@@ -65,6 +85,17 @@ class Pipeline:
     def article(self, article_id: str) -> Article | None:
         """The stored article, as quoted from."""
         return database.get_article(self.index.db, article_id)
+
+    def context(self, sentence_id: int) -> SentenceContext | None:
+        """Where a stored sentence sits in its article, for "show the source"; None once it is gone."""
+        index = self.index
+        rows = database.sentences_by_id(index.db, [sentence_id])
+        if not rows:
+            return None
+        _, rowid, _, _, start, end, _ = rows[0]
+        article = database.get_articles_by_rowid(index.db, [rowid])[rowid]
+        paragraph = next(((a, b) for a, b in paragraph_spans(article.text) if a <= start < b), (start, end))
+        return SentenceContext(article, start, end, paragraph)
 
     def stats(self) -> dict:
         """Counts, model and size of the index, for `newsdesk stats` and the bot's /start."""

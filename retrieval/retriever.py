@@ -9,10 +9,11 @@ import numpy as np
 
 from embeddings import database
 from embeddings.index import IndexReader
+from retrieval.filters import Filters
 
 # Function words carry no evidence for BM25; dropping them also keeps the FTS query short.
 STOPWORDS = frozenset(
-    "a an and are as at be been by did do does for from had has have how in is it its of on or "
+    "a an and are as at be been by did do does for from had has have how in is it its many much of on or "
     "that the their there these this to was were what when where which who whom whose why will with".split()
 )
 MAX_TERMS = 32
@@ -45,21 +46,29 @@ class HybridRetriever:
     def __init__(self, top_passages: int = 20, top_lexical: int = 50):
         self.top_passages, self.top_lexical = top_passages, top_lexical
 
-    def run(self, index: IndexReader, question: str, question_vector: np.ndarray) -> list[Candidate]:
-        """Candidates from both searches, one per sentence."""
-        if index.passage_vectors.ntotal == 0:
+    def run(self, index: IndexReader, question: str, question_vector: np.ndarray,
+            filters: Filters | None = None) -> list[Candidate]:
+        """Candidates from both searches, one per sentence, only from articles that pass `filters`."""
+        where = filters.sql() if filters and not filters.is_empty() else None
+        allowed = database.passage_ids_where(index.db, where) if where else None
+        if index.passage_vectors.ntotal == 0 or allowed == []:
             return []
-        best = self._dense(index, question_vector)
-        lexical = database.lexical_search(index.db, query_terms(question), self.top_lexical)
+        best = self._dense(index, question_vector, allowed)
+        lexical = database.lexical_search(index.db, query_terms(question), self.top_lexical, where)
         ranks = {sentence_id: rank for rank, sentence_id in enumerate(lexical)}
         missing = [i for i in lexical if i not in best]
         if missing:
             best |= self._with_passage_scores(index, question_vector, database.sentences_by_id(index.db, missing))
         return [Candidate(**{**c.__dict__, "lexical_rank": ranks.get(c.sentence_id)}) for c in best.values()]
 
-    def _dense(self, index: IndexReader, question_vector: np.ndarray) -> dict[int, Candidate]:
-        """Sentences of the top passages; a sentence in two passages keeps the better passage score."""
-        scores, ids = index.passage_vectors.search(question_vector.reshape(1, -1), self.top_passages)
+    def _dense(self, index: IndexReader, question_vector: np.ndarray, allowed: list[int] | None) -> dict[int, Candidate]:
+        """Sentences of the top passages (among `allowed` ids, searched inside FAISS); overlaps keep the best score."""
+        params = None
+        if allowed is not None:
+            import faiss
+
+            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(np.array(allowed, dtype=np.int64)))
+        scores, ids = index.passage_vectors.search(question_vector.reshape(1, -1), self.top_passages, params=params)
         found = [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
         rows = database.passages_by_id(index.db, [i for i, _ in found])
         best: dict[int, Candidate] = {}

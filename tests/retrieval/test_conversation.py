@@ -1,0 +1,75 @@
+"""Follow-up questions: scripted dialogues, each turn checked; stand-alone questions are not dragged back."""
+
+import pytest
+
+from retrieval.conversation import Conversation, follow_up_query, is_follow_up
+from retrieval.models import Answer, AnswerSentence, Citation
+from tests.conftest import SEEDS, assert_quotes_are_exact, require_shared
+
+
+@pytest.mark.parametrize("question", ["When did it open?", "And China?", "What did he say about the harbour?",
+                                      "When was that?", "What about the women's race?", "Why?"])
+def test_questions_that_lean_on_the_previous_turn(question):
+    assert is_follow_up(question)
+
+
+@pytest.mark.parametrize("question", ["Who founded Kestrel Robotics?", "What did Tillerson say?",
+                                      "Who founded Kestrel Robotics and when did they start?",
+                                      "How many homes lost electricity during Storm Orla?"])
+def test_questions_that_stand_alone(question):
+    assert not is_follow_up(question)
+
+
+def test_follow_up_borrows_key_words_and_prefers_the_cited_article():
+    citation = Citation(article_id="a1", title="T", start=0, end=5)
+    previous = Answer(question="Who founded Kestrel Robotics?", answered=True,
+                      sentences=[AnswerSentence(text="Kestrel", score=0.9, citation=citation)])
+    conversation = Conversation()
+    conversation.add(previous)
+    query = follow_up_query("When did they start?", conversation)
+    assert query.text == "When did they start? Kestrel Robotics" and query.prefer == {"a1"}
+    assert follow_up_query("How much rain fell in Storm Orla?", conversation).text == "How much rain fell in Storm Orla?"
+    assert follow_up_query("When did they start?", Conversation()).prefer == frozenset()
+
+
+def run_dialogue(pipeline, turns):
+    """Ask each (question, expected article, words the first sentence must hold) in one conversation."""
+    conversation = Conversation()
+    for question, article, words in turns:
+        answer = pipeline.ask(question, conversation=conversation)
+        if article is None:
+            assert not answer.answered, question
+            continue
+        assert answer.answered, question
+        first = answer.sentences[0]
+        assert first.citation.article_id == article, (question, first.text)
+        for word in words:
+            assert word in first.text, (question, first.text)
+        assert_quotes_are_exact(pipeline, answer)
+
+
+def test_dialogue_over_the_sample_corpus(sample_pipeline):
+    run_dialogue(sample_pipeline, [
+        ("Who founded Kestrel Robotics?", "html/kestrel-robotics-delivery-drones.html", ["Montrose"]),
+        ("When does their trial start?", "html/kestrel-robotics-delivery-drones.html", ["1 April 2026"]),
+        ("How long will it last?", "html/kestrel-robotics-delivery-drones.html", ["six-month trial"]),
+        ("How many homes lost electricity during Storm Orla?", "wire-2025-1109-storm-orla", ["4,200"]),
+        ("How much rain fell?", "wire-2025-1109-storm-orla", ["rain"]),
+        ("Where were the gusts measured?", "wire-2025-1109-storm-orla", ["Saltings Point"]),
+        ("Who painted the Mona Lisa?", None, []),  # stands alone, and the articles do not say
+    ])
+
+
+def test_dialogue_over_the_seed_page(tmp_path, encoder):
+    from embeddings.indexer import Indexer
+    from embeddings.loaders import load_paths
+    from retrieval.pipeline import Pipeline
+
+    Indexer(tmp_path / "index", encoder, show_progress=False).run(load_paths([require_shared(SEEDS)]))
+    pipeline = Pipeline(tmp_path / "index", encoder)
+    seed = "000_abd5cfe2a4579f9a.txt"
+    run_dialogue(pipeline, [
+        ("What did Tillerson urge China to do?", seed, ["pressure North Korea"]),
+        ("What did he call the top security threat?", seed, ["top security threat"]),
+        ("What did Mattis vow at the press conference?", seed, ["Mattis", "defend"]),
+    ])
