@@ -9,7 +9,8 @@ from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from typing import Annotated
 
-from retrieval.calibration import MIN_SCORE
+from embeddings.encoder import BACKENDS, DEFAULT_BACKEND
+from retrieval.calibration import MIN_CONFIDENCE
 
 
 def default_index_dir() -> Path:
@@ -25,8 +26,10 @@ class Settings(BaseSettings):
 
     index: Path = Field(default_factory=default_index_dir, description="index directory")
     top: int = Field(3, ge=1, le=100, description="answer sentences per reply")
-    min_score: float = Field(MIN_SCORE, description="abstain when no sentence scores this high")
+    min_confidence: float = Field(MIN_CONFIDENCE, gt=0, lt=1,
+                                  description="answer only when P(answerable) reaches this")
     max_file_mb: float = Field(20, gt=0, description="larger input files are skipped")
+    backend: str = Field(DEFAULT_BACKEND, description="embedding backend: onnx (ONNX Runtime) or torch")
     telegram_bot_token: SecretStr | None = Field(
         None, validation_alias=AliasChoices("TELEGRAM_BOT_TOKEN", "NEWSDESK_TELEGRAM_BOT_TOKEN"))
     telegram_base_url: str | None = Field(None, description="another Bot API server, e.g. a local one")
@@ -35,6 +38,14 @@ class Settings(BaseSettings):
     allow_private_urls: bool = Field(False, description="let /add fetch loopback and private addresses")
     max_page_mb: float = Field(5, gt=0, description="largest web page /add downloads")
     fetch_timeout: float = Field(20, gt=0, description="seconds before a page download is abandoned")
+
+    @field_validator("backend")
+    @classmethod
+    def _known_backend(cls, value: str) -> str:
+        """Name the choices when NEWSDESK_BACKEND is misspelt."""
+        if value not in BACKENDS:
+            raise ValueError(f"NEWSDESK_BACKEND must be one of {', '.join(BACKENDS)}, not {value!r}")
+        return value
 
     @field_validator("allowed_users", mode="before")
     @classmethod

@@ -27,10 +27,10 @@ def _empty_vectors(dim: int):
 class IndexWriter:
     """Changes to the index, staged in a new generation and made visible all at once by `commit()`."""
 
-    def __init__(self, root: Path, model: str, dim: int, fresh: bool = False):
+    def __init__(self, root: Path, model: str, dim: int, *, backend: str, fresh: bool = False):
         from filelock import FileLock, Timeout
 
-        self.root, self.model, self.dim = Path(root), model, dim
+        self.root, self.model, self.dim, self.backend = Path(root), model, dim, backend
         self.committed: str | None = None
         self.root.mkdir(parents=True, exist_ok=True)
         self._lock = FileLock(str(self.root / ".lock"))
@@ -49,11 +49,12 @@ class IndexWriter:
     def _open(self, fresh: bool) -> None:
         """Copy the current generation aside (unless `fresh`) and check it was built with the same model."""
         if store.current_generation(self.root) and not fresh:
-            _check_model(store.read_manifest(store.generation_dir(self.root)), self.model, self.dim, self.root)
+            manifest = store.read_manifest(store.generation_dir(self.root))
+            _check_model(manifest, self.model, self.dim, self.backend, self.root)
         self.staging = store.new_generation(self.root, copy=not fresh)
         self.db = database.connect(str(self.staging / store.DB_FILE))
         faiss = _faiss()
-        self.vectors = {}
+        self.vectors, self._doomed = {}, {store.SENTENCES_FILE: [], store.PASSAGES_FILE: []}
         for name in (store.SENTENCES_FILE, store.PASSAGES_FILE):
             path = self.staging / name
             self.vectors[name] = faiss.read_index(str(path)) if path.exists() else _empty_vectors(self.dim)
@@ -63,10 +64,10 @@ class IndexWriter:
         return database.article_hashes(self.db)
 
     def remove(self, article_id: str) -> None:
-        """Drop an article, its rows and its vectors."""
+        """Drop an article and its rows now, its vectors at commit (one FAISS pass removes them all)."""
         sentence_ids, passage_ids = database.delete_article(self.db, article_id)
-        self.vectors[store.SENTENCES_FILE].remove_ids(np.array(sentence_ids, dtype=np.int64))
-        self.vectors[store.PASSAGES_FILE].remove_ids(np.array(passage_ids, dtype=np.int64))
+        self._doomed[store.SENTENCES_FILE].extend(sentence_ids)
+        self._doomed[store.PASSAGES_FILE].extend(passage_ids)
 
     def add(self, article: Article, sentences: list[Sentence], passages: list[Passage],
             sentence_vectors: np.ndarray, passage_vectors: np.ndarray) -> None:
@@ -82,8 +83,11 @@ class IndexWriter:
         self.db.close()
         faiss = _faiss()
         for name, index in self.vectors.items():
+            if self._doomed[name]:
+                # remove_ids shifts every later vector: once per commit, not once per article.
+                index.remove_ids(np.array(self._doomed[name], dtype=np.int64))
             faiss.write_index(index, str(self.staging / name))
-        manifest = {"model": self.model, "dim": self.dim, **counts}
+        manifest = {"model": self.model, "dim": self.dim, "backend": self.backend, **counts}
         _check_counts(manifest, counts, self.vectors, self.root)
         self.committed = store.commit_generation(self.root, self.staging, manifest)
         return self.committed
@@ -113,20 +117,21 @@ class IndexReader:
     passage_vectors: object
 
     @classmethod
-    def open(cls, root: Path, model: str | None = None, dim: int | None = None) -> "IndexReader":
+    def open(cls, root: Path, model: str | None = None, dim: int | None = None,
+             backend: str | None = None) -> "IndexReader":
         """Load the current generation and validate it; retry once if a writer replaced it meanwhile."""
         root = Path(root)
         try:
-            return cls._load(root, model, dim)
+            return cls._load(root, model, dim, backend)
         except FileNotFoundError:
-            return cls._load(root, model, dim)
+            return cls._load(root, model, dim, backend)
 
     @classmethod
-    def _load(cls, root: Path, model: str | None, dim: int | None) -> "IndexReader":
+    def _load(cls, root: Path, model: str | None, dim: int | None, backend: str | None) -> "IndexReader":
         gen = store.generation_dir(root)
         manifest = store.read_manifest(gen)
         if model is not None:
-            _check_model(manifest, model, dim, root)
+            _check_model(manifest, model, dim, backend, root)
         faiss = _faiss()
         vectors = {name: faiss.read_index(str(gen / name)) for name in (store.SENTENCES_FILE, store.PASSAGES_FILE)}
         db = database.connect(str(gen / store.DB_FILE), readonly=True)
@@ -144,20 +149,31 @@ class IndexReader:
     def stats(self) -> dict:
         """What the index holds and where, for `newsdesk stats` and the bot's /start."""
         keys = ("articles", "sentences", "passages", "model", "dim")
-        return {key: self.manifest.get(key) for key in keys} | {
+        return {key: self.manifest.get(key) for key in keys} | {"backend": manifest_backend(self.manifest),
             "generation": self.generation, "index": str(self.root), "size_bytes": store.disk_size(self.root)}
 
     def close(self) -> None:
         self.db.close()
 
 
-def _check_model(manifest: dict, model: str, dim: int | None, root: Path) -> None:
-    """Refuse an index built with another embedding model: its vectors would be meaningless here."""
+def manifest_backend(manifest: dict) -> str:
+    """The backend an index was embedded with; indexes from before the ONNX backend were all torch."""
+    return manifest.get("backend", "torch")
+
+
+def _check_model(manifest: dict, model: str, dim: int | None, backend: str | None, root: Path) -> None:
+    """Refuse an index built with another embedding model or backend: its vectors would not match ours."""
+    rebuild = f"rebuild it with `newsdesk index PATH --index {root} --rebuild`"
     if manifest.get("model") != model or (dim is not None and manifest.get("dim") != dim):
         raise store.IndexError_(
             f"the index at {root} was built with model {manifest.get('model')!r} ({manifest.get('dim')} dims), "
-            f"but this newsdesk embeds with {model!r} ({dim} dims); rebuild it with "
-            f"`newsdesk index PATH --index {root} --rebuild`"
+            f"but this newsdesk embeds with {model!r} ({dim} dims); {rebuild}"
+        )
+    if backend is not None and manifest_backend(manifest) != backend:
+        raise store.IndexError_(
+            f"the index at {root} was embedded with the {manifest_backend(manifest)} backend, but this newsdesk "
+            f"embeds with {backend} (NEWSDESK_BACKEND); set NEWSDESK_BACKEND={manifest_backend(manifest)}, "
+            f"or {rebuild}"
         )
 
 

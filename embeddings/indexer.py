@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import sys
+import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -53,7 +56,8 @@ class Indexer:
         began = time.perf_counter()
         report = IndexReport()
         articles = _unique_articles(items, report)
-        with IndexWriter(self.root, self.encoder.name, self.encoder.dim, fresh=rebuild) as writer:
+        with IndexWriter(self.root, self.encoder.name, self.encoder.dim, backend=self.encoder.backend,
+                         fresh=rebuild) as writer:
             todo = self._plan(writer, articles, [str(p.resolve()) for p in prune], report, rebuild)
             if todo or report.removed or report.updated or (rebuild and articles):
                 self._embed_and_add(writer, todo, report)
@@ -84,21 +88,36 @@ class Indexer:
         return todo
 
     def _embed_and_add(self, writer: IndexWriter, todo: list[Article], report: IndexReport) -> None:
-        """Split, embed and store the articles in chunks, so memory stays bounded on big corpora."""
+        """Split, embed and store the articles in chunks, so memory stays bounded on big corpora.
+
+        The model runs in this thread; a second one stores the previous chunk and splits the next
+        meanwhile. Both are mostly pure Python and the model releases the GIL while it computes, so on
+        two cores the work around the model costs little more than the model itself.
+        """
         self.encoder.load()
         progress = Progress(len(todo), self.show_progress)
-        for start in range(0, len(todo), self.chunk_articles):
-            chunk = todo[start : start + self.chunk_articles]
-            split = [(a, split_sentences(a)) for a in chunk]
-            texts = [s.text for _, sentences in split for s in sentences]
-            vectors = self.encoder.encode(texts, progress=progress.sentences_done)
-            offset = 0
-            for article, sentences in split:
-                self._add_article(writer, article, sentences, vectors[offset : offset + len(sentences)], report)
-                offset += len(sentences)
-            progress.articles_done(len(chunk))
-            report.sentences += len(texts)
+        chunks = [todo[start : start + self.chunk_articles] for start in range(0, len(todo), self.chunk_articles)]
+        stored = None
+        with ThreadPoolExecutor(max_workers=1, initializer=_background_priority) as pool:
+            for split in _one_ahead(pool, _split_all, chunks):
+                texts = [s.text for _, sentences in split for s in sentences]
+                vectors = self.encoder.encode(texts, progress=progress.sentences_done)
+                if stored is not None:
+                    stored.result()  # re-raises a failed write; and keeps one chunk in flight, not all
+                stored = pool.submit(self._store, writer, split, vectors, report, progress)
+            if stored is not None:
+                stored.result()
         progress.close()
+
+    def _store(self, writer: IndexWriter, split: list[tuple[Article, list[Sentence]]], vectors: np.ndarray,
+               report: IndexReport, progress: "Progress") -> None:
+        """Write one embedded chunk: each article with its slice of the vectors."""
+        offset = 0
+        for article, sentences in split:
+            self._add_article(writer, article, sentences, vectors[offset : offset + len(sentences)], report)
+            offset += len(sentences)
+        progress.articles_done(len(split))
+        report.sentences += offset
 
     def _add_article(self, writer: IndexWriter, article: Article, sentences: list[Sentence],
                      vectors: np.ndarray, report: IndexReport) -> None:
@@ -108,6 +127,29 @@ class Indexer:
             return
         passages = make_passages(article, sentences, self.passage_size, self.passage_overlap)
         writer.add(article, sentences, passages, vectors, passage_vectors(passages, vectors))
+
+
+def _background_priority() -> None:
+    """Run this thread only on cycles the model leaves idle: on two cores, a thread competing with the
+    model's two stalls them both (each parallel step waits for its slowest thread)."""
+    if hasattr(os, "setpriority") and hasattr(threading, "get_native_id"):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+
+
+def _split_all(articles: list[Article]) -> list[tuple[Article, list[Sentence]]]:
+    """Each article with its sentences."""
+    return [(article, split_sentences(article)) for article in articles]
+
+
+def _one_ahead(pool: ThreadPoolExecutor, fn: Callable, items: list) -> Iterator:
+    """fn(item) for each item in order, the next one already computing in `pool` while the caller uses this one."""
+    if not items:
+        return
+    pending = pool.submit(fn, items[0])
+    for following in items[1:]:
+        current, pending = pending.result(), pool.submit(fn, following)
+        yield current
+    yield pending.result()
 
 
 def passage_vectors(passages: list[Passage], sentence_vectors: np.ndarray) -> np.ndarray:

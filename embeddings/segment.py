@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from functools import lru_cache
 
 from embeddings.models import Article, Passage, Sentence
@@ -15,7 +16,17 @@ def _segmenter():
     """One pysbd segmenter per process: building it compiles many regexes."""
     import pysbd
 
-    return pysbd.Segmenter(language="en", clean=False, char_span=True)
+    return pysbd.Segmenter(language="en", clean=False)
+
+
+def _sentence_spans(paragraph: str) -> Iterator[tuple[int, int]]:
+    """pysbd's sentences, located by string search: its own char_span compiles a regex per sentence."""
+    pos = 0
+    for sentence in _segmenter().processor(paragraph).process():
+        start = paragraph.find(sentence, pos)
+        if start >= 0:
+            pos = start + len(sentence)
+            yield start, pos
 
 
 def paragraph_spans(text: str) -> list[tuple[int, int]]:
@@ -44,8 +55,8 @@ def split_sentences(article: Article) -> list[Sentence]:
     sentences: list[Sentence] = []
     for paragraph, (p_start, p_end) in enumerate(paragraph_spans(article.text)):
         chunk = article.text[p_start:p_end]
-        for span in _segmenter().segment(chunk):
-            start, end = _strip_span(article.text, p_start + span.start, p_start + span.end)
+        for span_start, span_end in _sentence_spans(chunk):
+            start, end = _strip_span(article.text, p_start + span_start, p_start + span_end)
             if end > start:
                 sentences.append(
                     Sentence(

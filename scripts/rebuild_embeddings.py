@@ -15,7 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bot.settings import Settings  # noqa: E402
 from embeddings import database  # noqa: E402
-from embeddings.encoder import SentenceTransformerEncoder  # noqa: E402
+from embeddings.encoder import make_encoder  # noqa: E402
 from embeddings.index import IndexReader  # noqa: E402
 from embeddings.indexer import Indexer  # noqa: E402
 from embeddings.loaders import Problem, load_file  # noqa: E402
@@ -36,6 +36,18 @@ def reread_sources(articles: list[Article]) -> Iterator[Article | Problem]:
             yield from load_file(path, article_id=stored[0].id)
 
 
+def rebuild(root: Path, backend: str, changed_only: bool):
+    """Re-embed the stored articles (all, or only those whose source files changed); return the report."""
+    reader = IndexReader.open(root)
+    stored = list(database.iter_articles(reader.db))
+    reader.close()
+    indexer = Indexer(root, make_encoder(backend))
+    if changed_only:
+        origins = {Path(a.origin) for a in stored if not a.origin.startswith(("http://", "https://"))}
+        return indexer.run(reread_sources(stored), prune=origins)
+    return indexer.run(stored, rebuild=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--index", type=Path, help="index directory (default: $NEWSDESK_INDEX)")
@@ -43,20 +55,13 @@ def main(argv: list[str] | None = None) -> int:
                         help="re-read the articles' files and embed only new or changed articles; "
                              "articles whose files are gone are removed")
     args = parser.parse_args(argv)
-    root = args.index or Settings().index
+    settings = Settings()
+    root = args.index or settings.index
     try:
-        reader = IndexReader.open(root)
+        report = rebuild(root, settings.backend, args.changed_only)
     except IndexError_ as exc:
         print(f"rebuild_embeddings: {exc}", file=sys.stderr)
         return 2
-    stored = list(database.iter_articles(reader.db))
-    reader.close()
-    indexer = Indexer(root, SentenceTransformerEncoder())
-    if args.changed_only:
-        origins = {Path(a.origin) for a in stored if not a.origin.startswith(("http://", "https://"))}
-        report = indexer.run(reread_sources(stored), prune=origins)
-    else:
-        report = indexer.run(stored, rebuild=True)
     for problem in report.problems:
         print(f"skipped {problem}", file=sys.stderr)
     print(f"{root}: {report.summary()}")

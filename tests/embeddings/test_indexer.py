@@ -70,7 +70,7 @@ def test_index_built_with_another_model_is_refused(tmp_path, encoder):
     with pytest.raises(store.IndexError_, match="built with model .*--rebuild"):
         IndexReader.open(root, "some/other-model", 768)
     with pytest.raises(store.IndexError_, match="built with model"):
-        IndexWriter(root, "some/other-model", 768)
+        IndexWriter(root, "some/other-model", 768, backend=encoder.backend)
 
 
 def test_damaged_index_is_detected_on_load(tmp_path, encoder):
@@ -90,7 +90,7 @@ def test_failed_write_leaves_the_previous_index_untouched(tmp_path, encoder):
     run(root, corpus, encoder)
     before = store.current_generation(root)
     with pytest.raises(RuntimeError):
-        with IndexWriter(root, encoder.name, encoder.dim) as writer:
+        with IndexWriter(root, encoder.name, encoder.dim, backend=encoder.backend) as writer:
             writer.remove("bakery.txt")
             raise RuntimeError("crash before commit")
     assert store.current_generation(root) == before
@@ -100,9 +100,9 @@ def test_failed_write_leaves_the_previous_index_untouched(tmp_path, encoder):
 
 def test_second_writer_gets_a_clear_error(tmp_path, encoder):
     root = tmp_path / "index"
-    with IndexWriter(root, encoder.name, encoder.dim):
+    with IndexWriter(root, encoder.name, encoder.dim, backend=encoder.backend):
         with pytest.raises(store.IndexLocked, match="another newsdesk process"):
-            IndexWriter(root, encoder.name, encoder.dim)
+            IndexWriter(root, encoder.name, encoder.dim, backend=encoder.backend)
 
 
 def test_rebuild_starts_afresh_and_manifest_names_the_model(tmp_path, encoder):
@@ -113,6 +113,7 @@ def test_rebuild_starts_afresh_and_manifest_names_the_model(tmp_path, encoder):
     assert sorted(report.added) == sorted(CORPUS)
     manifest = json.loads((store.generation_dir(root) / store.MANIFEST_FILE).read_text())
     assert manifest["model"] == encoder.name and manifest["dim"] == 384 and manifest["articles"] == 3
+    assert manifest["backend"] == encoder.backend
 
 
 def test_reader_notices_a_newer_generation(tmp_path, encoder):
@@ -124,3 +125,17 @@ def test_reader_notices_a_newer_generation(tmp_path, encoder):
     run(root, corpus, encoder)
     assert reader.is_stale()
     assert reader.stats()["articles"] == 3, "a loaded generation keeps answering until it is replaced"
+
+
+def test_chunks_split_ahead_give_the_same_index_as_one_chunk(tmp_path, encoder):
+    corpus = tmp_path / "corpus"
+    write_corpus(corpus, CORPUS)
+    rows = []
+    for chunk in (1, 256):
+        root = tmp_path / f"index-{chunk}"
+        Indexer(root, encoder, chunk_articles=chunk, show_progress=False).run(load_paths([corpus]))
+        reader = IndexReader.open(root)
+        rows.append(reader.db.execute("SELECT a.id, s.idx, s.text FROM sentences s JOIN articles a "
+                                      "ON a.rowid = s.article_rowid ORDER BY s.id").fetchall())
+        assert reader.sentence_vectors.ntotal == len(rows[-1])
+    assert rows[0] == rows[1] and len(rows[0]) == 6

@@ -1,0 +1,121 @@
+"""The ONNX Runtime backend: same vectors as PyTorch, exported once and cached, and indexes kept apart by backend."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from embeddings import onnx_encoder, store
+from embeddings.encoder import make_encoder
+from embeddings.index import IndexReader, IndexWriter
+from embeddings.indexer import Indexer
+from embeddings.loaders import load_paths
+from embeddings.onnx_encoder import OnnxEncoder
+from tests.conftest import REPO, SAMPLE
+
+TEXTS = [
+    "The council voted on Tuesday to rebuild the harbour wall.",
+    "Kestrel Robotics said its delivery drones would fly from March.",
+    "Rain.",
+    "",
+    "Shares fell 3.5% after the company cut its forecast, citing weaker demand in Europe and Asia. " * 20,
+    "Who founded Kestrel Robotics?",
+]
+
+
+@pytest.fixture(scope="module")
+def onnx_cache(tmp_path_factory):
+    """A private model cache, so tests neither depend on nor change the user's ~/.cache."""
+    return tmp_path_factory.mktemp("onnx-cache")
+
+
+@pytest.fixture(scope="module")
+def onnx(onnx_cache):
+    """The ONNX encoder with small batches, so several sorted batches are put back in order."""
+    enc = OnnxEncoder(batch_size=2, cache=onnx_cache)
+    enc.load()
+    return enc
+
+
+@pytest.fixture(scope="module")
+def torch_encoder():
+    """The PyTorch (sentence-transformers) backend, whatever the default backend is."""
+    enc = make_encoder("torch")
+    enc.load()
+    return enc
+
+
+def test_vectors_match_pytorch(onnx, torch_encoder):
+    ours, theirs = onnx.encode(TEXTS), torch_encoder.encode(TEXTS)
+    assert ours.shape == (len(TEXTS), 384) and ours.dtype == np.float32
+    assert np.allclose(np.linalg.norm(ours, axis=1), 1, atol=1e-5)
+    assert (ours * theirs).sum(axis=1).min() >= 0.9999
+
+
+def test_progress_counts_every_text(onnx):
+    done = []
+    onnx.encode(TEXTS, progress=done.append)
+    assert sum(done) == len(TEXTS) and len(done) == 3
+
+
+def test_exported_model_is_cached_and_reused(onnx, onnx_cache, monkeypatch):
+    files = [p.name for p in onnx_cache.iterdir()]
+    assert len(files) == 1 and files[0].endswith(".onnx"), "one finished file, no leftover scratch copy"
+
+    def no_second_export(*args):
+        raise AssertionError("the cached model should have been reused")
+
+    monkeypatch.setattr(onnx_encoder, "export_onnx", no_second_export)
+    again = OnnxEncoder(cache=onnx_cache)
+    assert np.allclose(again.encode(TEXTS[:2]), onnx.encode(TEXTS[:2]), atol=1e-6)
+
+
+def test_index_built_with_one_backend_is_refused_by_the_other(tmp_path, onnx, torch_encoder):
+    encoder = torch_encoder
+    root = tmp_path / "index"
+    Indexer(root, onnx, show_progress=False).run(load_paths([SAMPLE / "wire.jsonl"]))
+    assert IndexReader.open(root, onnx.name, onnx.dim, backend="onnx").stats()["backend"] == "onnx"
+    with pytest.raises(store.IndexError_, match="embedded with the onnx backend.*NEWSDESK_BACKEND=onnx.*--rebuild"):
+        IndexReader.open(root, encoder.name, encoder.dim, backend=encoder.backend)
+    with pytest.raises(store.IndexError_, match="embedded with the onnx backend"):
+        IndexWriter(root, encoder.name, encoder.dim, backend=encoder.backend)
+
+
+def test_cli_names_the_setting_when_backends_differ(tmp_path, onnx, monkeypatch, capsys):
+    from bot.cli import main
+
+    root = tmp_path / "index"
+    Indexer(root, onnx, show_progress=False).run(load_paths([SAMPLE / "wire.jsonl"]))
+    monkeypatch.setenv("NEWSDESK_BACKEND", "torch")
+    assert main(["ask", "Who founded Kestrel Robotics?", "--index", str(root)]) == 2
+    assert "NEWSDESK_BACKEND=onnx" in capsys.readouterr().err
+
+
+def test_index_from_before_backends_counts_as_torch(index_copy, encoder):
+    path = store.generation_dir(index_copy) / store.MANIFEST_FILE
+    manifest = json.loads(path.read_text())
+    path.write_text(json.dumps({key: value for key, value in manifest.items() if key != "backend"}))
+    assert IndexReader.open(index_copy, encoder.name, encoder.dim, backend="torch").stats()["backend"] == "torch"
+    with pytest.raises(store.IndexError_, match="embedded with the torch backend"):
+        IndexReader.open(index_copy, encoder.name, encoder.dim, backend="onnx")
+
+
+def test_unknown_backend_is_named():
+    with pytest.raises(ValueError, match="unknown embedding backend 'tensorflow'; choose one of onnx, torch"):
+        make_encoder("tensorflow")
+
+
+def test_asking_with_onnx_never_imports_torch(tmp_path, onnx, onnx_cache):
+    root = tmp_path / "index"
+    Indexer(root, onnx, show_progress=False).run(load_paths([SAMPLE / "wire.jsonl"]))
+    code = ("import sys; from embeddings.onnx_encoder import OnnxEncoder; from retrieval.pipeline import Pipeline; "
+            f"from pathlib import Path; p = Pipeline(Path({str(root)!r}), OnnxEncoder(cache=Path({str(onnx_cache)!r}))); "
+            "p.ask('Who founded Kestrel Robotics?'); print(sorted(m for m in sys.modules if m.split('.')[0] in "
+            "('torch', 'transformers', 'sentence_transformers')))")
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120,
+                            env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
