@@ -30,6 +30,8 @@ def build_parser() -> argparse.ArgumentParser:
     filter_opt.add_argument("--since", type=_date, metavar="DATE", help="only articles dated on or after DATE")
     filter_opt.add_argument("--until", type=_date, metavar="DATE", help="only articles dated on or before DATE")
     filter_opt.add_argument("--source", help="only articles from this source (e.g. DW)")
+    filter_opt.add_argument("--as-of", type=_date, metavar="DATE", dest="as_of",
+                            help='resolve time words ("yesterday", "in March", "latest") against DATE, not today')
     json_opt = argparse.ArgumentParser(add_help=False)
     json_opt.add_argument("--json", action="store_true", help="print JSON instead of text")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -43,7 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("ask", parents=[index_opt, json_opt, filter_opt], help="answer a question",
                        description="Answer a question; with --json and no question, answer JSONL "
-                                   'lines {"id", "question"} from stdin, one JSON answer per line.')
+                                   'lines {"id", "question", "as_of"?} from stdin, one JSON answer per line.')
     p.add_argument("question", nargs="?")
     p.add_argument("--top", type=int, help="up to N answer sentences (default 3)")
     p.add_argument("--no-abstain", action="store_true", help="always return the ranked sentences")
@@ -58,6 +60,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("files", nargs="+", type=Path, metavar="FILE")
     p.add_argument("--limit", type=int, help="ask only the first N questions")
     p.add_argument("--index", type=Path, help="where to build (and reuse) the evaluation index (default: a temp dir)")
+    p.add_argument("--articles", nargs="+", type=Path, default=[], metavar="CORPUS",
+                   help="article JSONL files that QA records without a context refer to by id (context_title)")
+    p.add_argument("--articles-matching", metavar="REGEX",
+                   help="also index the --articles whose title matches REGEX (same-subject distractors)")
+    p.add_argument("--ignore-time", action="store_true",
+                   help="read time words as plain words (to measure what the time handling adds)")
+    p.add_argument("--half", action="store_true",
+                   help="index every other article only (sorted by title); questions about the rest measure "
+                        "how often newsdesk answers when the articles do not hold the answer")
 
     sub.add_parser("repl", parents=[index_opt, filter_opt], help="chat with the articles in the terminal")
     p = sub.add_parser("show", parents=[index_opt, json_opt], help="print a stored article's text")
@@ -171,14 +182,15 @@ def cmd_ask(args, settings: Settings) -> int:
         if not args.json:
             print("newsdesk ask: give a QUESTION, or --json to read JSONL questions from stdin", file=sys.stderr)
             return 2
-        return _ask_batch(pipeline, top, not args.no_abstain, _filters(args))
-    answer = pipeline.ask(args.question, top=top, abstain=not args.no_abstain, filters=_filters(args))
+        return _ask_batch(pipeline, top, not args.no_abstain, _filters(args), args.as_of)
+    answer = pipeline.ask(args.question, top=top, abstain=not args.no_abstain, filters=_filters(args),
+                          as_of=args.as_of)
     print(render.to_json(answer) if args.json else render.to_text(answer, colour=sys.stdout.isatty()))
     return 0
 
 
-def _ask_batch(pipeline, top: int, abstain: bool, filters) -> int:
-    """Answer every {"id", "question"} line of stdin; a bad line gets an error object, not a crash."""
+def _ask_batch(pipeline, top: int, abstain: bool, filters, as_of) -> int:
+    """Answer every {"id", "question", "as_of"?} line of stdin; a bad line gets an error object, not a crash."""
     from bot import render
 
     status = 0
@@ -188,11 +200,13 @@ def _ask_batch(pipeline, top: int, abstain: bool, filters) -> int:
         try:
             record = json.loads(line)
             question = str(record["question"])
-        except (ValueError, KeyError, TypeError) as exc:
-            print(json.dumps({"line": number, "error": f"expected {{\"id\", \"question\"}}: {exc}"}), flush=True)
+            asked_on = _date(record["as_of"]) if record.get("as_of") else as_of
+        except (ValueError, KeyError, TypeError, argparse.ArgumentTypeError) as exc:
+            print(json.dumps({"line": number, "error": f"expected {{\"id\", \"question\", \"as_of\"?}}: {exc}"}),
+                  flush=True)
             status = 1
             continue
-        answer = pipeline.ask(question, top=top, abstain=abstain, filters=filters)
+        answer = pipeline.ask(question, top=top, abstain=abstain, filters=filters, as_of=asked_on)
         print(render.to_json(answer, id=record.get("id")), flush=True)
     return status
 
@@ -211,14 +225,18 @@ def cmd_eval(args, settings: Settings) -> int:
         print(f"newsdesk eval: no such file: {', '.join(missing)}", file=sys.stderr)
         return 1
     articles, questions = read_qa(args.files)
+    articles += _corpus_articles(args.articles, {q.article_id for q in questions}, args.articles_matching)
     questions = questions[: args.limit] if args.limit else questions
+    if args.half:
+        articles = sorted(articles, key=lambda a: a.id)[0::2]
     encoder = make_encoder(settings.backend)
     with tempfile.TemporaryDirectory(prefix="newsdesk-eval-") as scratch:
         root = args.index or Path(scratch) / "index"
         Indexer(root, encoder).run(articles, prune=[])
-        pipeline = Pipeline(root, encoder, min_confidence=settings.min_confidence)
+        pipeline = Pipeline(root, encoder, min_confidence=settings.min_confidence, time_aware=not args.ignore_time)
         with _question_bar(len(questions)) as bar:
-            report = evaluate(pipeline, questions, settings.min_confidence, _filters(args), progress=bar.update).report()
+            report = evaluate(pipeline, questions, settings.min_confidence, _filters(args),
+                              indexed={a.id for a in articles}, progress=bar.update, as_of=args.as_of).report()
     report |= {"articles": len(articles), "min_confidence": settings.min_confidence}
     if args.json:
         print(json.dumps(report))
@@ -226,6 +244,18 @@ def cmd_eval(args, settings: Settings) -> int:
         for key, value in report.items():
             print(f"{key:>25}: {value}")
     return 0
+
+
+def _corpus_articles(paths: list[Path], wanted: set[str], matching: str | None) -> list:
+    """The corpus articles that questions refer to, plus those whose title matches `matching`."""
+    import re
+
+    from embeddings.loaders import load_paths
+    from embeddings.models import Article
+
+    pattern = re.compile(matching, re.IGNORECASE) if matching else None
+    return [a for a in load_paths(paths) if isinstance(a, Article)
+            and (a.id in wanted or (pattern is not None and pattern.search(a.title)))]
 
 
 def _question_bar(total: int):
@@ -237,7 +267,7 @@ def _question_bar(total: int):
 def cmd_repl(args, settings: Settings) -> int:
     from bot.repl import run_repl
 
-    return run_repl(open_pipeline(settings), top=settings.top, filters=_filters(args))
+    return run_repl(open_pipeline(settings), top=settings.top, filters=_filters(args), as_of=args.as_of)
 
 
 def cmd_show(args, settings: Settings) -> int:
