@@ -20,12 +20,14 @@ from embeddings import database
 WEIGHTS_FILE = Path(__file__).with_name("abstention.json")
 
 
-def term_coverage(db, terms: list[str], sentence_count: int) -> float:
-    """IDF-weighted fraction of `terms` found in the index (1.0 when the question has no content words)."""
-    if not terms:
-        return 1.0
+def term_idf(db, terms: list[str], sentence_count: int) -> tuple[dict[str, float], dict[str, int]]:
+    """Each term's IDF over the index's sentences, and how many sentences hold it."""
     frequencies = database.document_frequencies(db, terms)
-    idf = {t: math.log((sentence_count + 1) / (frequencies[t] + 0.5)) for t in terms}
+    return {t: math.log((sentence_count + 1) / (frequencies[t] + 0.5)) for t in terms}, frequencies
+
+
+def term_coverage(idf: dict[str, float], frequencies: dict[str, int]) -> float:
+    """IDF-weighted fraction of the terms found in the index (1.0 when the question has no content words)."""
     total = sum(idf.values())
     return sum(v for t, v in idf.items() if frequencies[t] > 0) / total if total > 0 else 1.0
 

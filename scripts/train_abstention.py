@@ -9,19 +9,14 @@ Usage: python scripts/train_abstention.py [--data DIR] [--limit N] [--index-dir 
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
-import json
 import random
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-DEFAULT_DATA = REPO.parent / "shared" / "data"
+from _training import training_main  # also puts the repository on sys.path
 SQUAD_PARTS = [Path("qa") / f"squad_v2.0_cs224n_dev.part{i:02d}.jsonl" for i in (1, 2, 3)]
 SEED = 0
 
@@ -42,8 +37,8 @@ def features(pipeline, question: str) -> tuple[float, float]:
     candidates = pipeline.retriever.run(pipeline.index, question, vector)
     if not candidates:
         return 0.0, 0.0
-    dense, coverage = pipeline.answerer.evidence(pipeline.index, question, vector, candidates)
-    return float(dense.max()), coverage
+    evidence = pipeline.answerer.evidence(pipeline.index, question, vector, candidates)
+    return float(evidence.dense.max()), evidence.coverage
 
 
 def fit(train: dict[str, np.ndarray]):
@@ -92,22 +87,7 @@ def run(data: Path, limit: int, index_dir: Path) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="the shared evaluation data folder")
-    parser.add_argument("--limit", type=int, default=600, help="questions per group (default 600)")
-    parser.add_argument("--index-dir", type=Path, help="keep the index here and reuse it (default: temporary)")
-    parser.add_argument("--dry-run", action="store_true", help="print the result, do not write abstention.json")
-    args = parser.parse_args(argv)
-    missing = [str(args.data / p) for p in SQUAD_PARTS if not (args.data / p).is_file()]
-    if missing:
-        print(f"train_abstention: SQuAD 2.0 data not found: {', '.join(missing)}; pass --data DIR", file=sys.stderr)
-        return 1
-    with tempfile.TemporaryDirectory(prefix="train_abstention_") as scratch:
-        result = run(args.data, args.limit, args.index_dir or Path(scratch) / "index")
-    print(json.dumps(result, indent=2))
-    if not args.dry_run:
-        (REPO / "retrieval" / "abstention.json").write_text(json.dumps(result, indent=2) + "\n")
-    return 0
+    return training_main(__doc__, SQUAD_PARTS, run, "abstention.json", default_limit=600, argv=argv)
 
 
 if __name__ == "__main__":
