@@ -238,11 +238,7 @@ def cmd_eval(args, settings: Settings) -> int:
             report = evaluate(pipeline, questions, settings.min_confidence, _filters(args),
                               indexed={a.id for a in articles}, progress=bar.update, as_of=args.as_of).report()
     report |= {"articles": len(articles), "min_confidence": settings.min_confidence}
-    if args.json:
-        print(json.dumps(report))
-    else:
-        for key, value in report.items():
-            print(f"{key:>25}: {value}")
+    _print_report(report, args.json)
     return 0
 
 
@@ -288,13 +284,18 @@ def cmd_stats(args, settings: Settings) -> int:
     """Counts, model and size on disk of the index."""
     from embeddings.index import IndexReader
 
-    stats = IndexReader.open(settings.index).stats()
-    if args.json:
-        print(json.dumps(stats))
-    else:
-        for key, value in stats.items():
-            print(f"{key:>11}: {value}")
+    _print_report(IndexReader.open(settings.index).stats(), args.json)
     return 0
+
+
+def _print_report(report: dict, as_json: bool) -> None:
+    """A flat report as one JSON object, or as aligned `key: value` lines."""
+    if as_json:
+        print(json.dumps(report))
+        return
+    width = max(map(len, report), default=0)
+    for key, value in report.items():
+        print(f"{key:>{width}}: {value}")
 
 
 def cmd_telegram(args, settings: Settings) -> int:

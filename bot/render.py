@@ -8,11 +8,12 @@ import json
 import re
 
 from embeddings.models import Article
-from retrieval.models import Answer, Citation
+from retrieval.models import Answer, AnswerSentence, Citation
 
 NOT_COVERED = "The articles don't cover this question."
 TELEGRAM_LIMIT = 4096  # characters (UTF-16 code units) in one Telegram message
 BUTTON_CHARS = 40
+LEAD_CHARS = 160  # the lead-in (title: previous sentence) shown above a quote is clipped to this
 
 
 def _details(source: str | None, date: dt.date | None) -> list[str]:
@@ -31,6 +32,30 @@ def source_numbers(answer: Answer) -> dict[str, int]:
     return {c.article_id: n for n, c in enumerate(answer.sources(), start=1)}
 
 
+def lead_in(sentence: AnswerSentence, chars: int = LEAD_CHARS) -> str | None:
+    """"Title: …end of the sentence before" — what the quote leans on, clipped to `chars`."""
+    context = sentence.context
+    if context is None:
+        return None
+    title = context.title.strip()
+    if not context.previous:
+        return title or None
+    room = max(chars - len(title) - 2, 20)
+    previous = context.previous if len(context.previous) <= room else "…" + context.previous[-room + 1:].lstrip()
+    return f"{title}: {previous}" if title else previous
+
+
+def also_reported(sentence: AnswerSentence) -> str | None:
+    """"also reported by: Title (Source, date); …" for a sentence repeated in duplicate stories."""
+    if not sentence.also_reported_by:
+        return None
+    names = []
+    for c in sentence.also_reported_by:
+        details = ", ".join(_details(c.source, c.date))
+        names.append(f"{c.title or c.article_id} ({details})" if details else c.title or c.article_id)
+    return "also reported by: " + "; ".join(names)
+
+
 def to_text(answer: Answer, colour: bool = False) -> str:
     """Quoted sentences with citation numbers and offsets, then the numbered sources."""
     if not answer.answered:
@@ -40,8 +65,13 @@ def to_text(answer: Answer, colour: bool = False) -> str:
     lines = []
     for sentence in answer.sentences:
         c = sentence.citation
+        lead, also = lead_in(sentence), also_reported(sentence)
+        if lead:
+            lines.append(f"{dim}{lead}{reset}")
         lines.append(f"{bold}“{sentence.text}”{reset} [{numbers[c.article_id]}] "
                      f"{dim}(chars {c.start}–{c.end}, score {sentence.score:.2f}){reset}")
+        if also:
+            lines.append(f"    {dim}{also}{reset}")
     lines.append("")
     lines.append(f"{bold}Sources{reset}")
     for citation in answer.sources():
@@ -132,7 +162,9 @@ def answer_html(answer: Answer, limit: int = TELEGRAM_LIMIT) -> list[str]:
     for sentence in answer.sentences:
         mark = f" [{numbers[sentence.citation.article_id]}]\n"
         room = limit - _size(mark) - 2  # the quotation marks
+        units += [f"<i>{_escape(extra)}</i>" for extra in [lead_in(sentence)] if extra]
         units += [f"“{_escape(chunk)}”{mark}" for chunk in _cut(sentence.text, room)]
+        units += [f"<i>{_escape(_clip_end(extra, room))}</i>\n" for extra in [also_reported(sentence)] if extra]
     return _pack(units + _source_units(answer), limit)
 
 

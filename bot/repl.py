@@ -14,12 +14,13 @@ HELP = """Type a question and press Enter. Answers quote the articles; [n] point
   :reset     forget the conversation
   :help      this text
   :quit      leave (or Ctrl-D)
-Filters can go inside a question: since:2017-06-01 until:2017-12-31 source:DW"""
+Filters can go inside a question: since:2017-06-01 until:2017-12-31 source:DW
+Time words work too: "yesterday", "in March", "since Monday", "latest" (start with --as-of DATE to ask as on DATE)"""
 
 
 def handle_line(pipeline, conversation: Conversation, line: str, top: int, colour: bool,
-                filters=None) -> str | None:
-    """The reply to one line of input; None means the user asked to leave."""
+                filters=None, as_of=None) -> str | None:
+    """The reply to one line of input; None means the user asked to leave. Time words resolve against `as_of`."""
     command = line.strip()
     if command in (":quit", ":q", ":exit"):
         return None
@@ -37,24 +38,25 @@ def handle_line(pipeline, conversation: Conversation, line: str, top: int, colou
         return f"Unknown command {command}. {HELP}"
     if not command:
         return ""
-    return render.to_text(pipeline.ask(command, conversation=conversation, top=top, filters=filters), colour=colour)
+    answer = pipeline.ask(command, conversation=conversation, top=top, filters=filters, as_of=as_of)
+    return render.to_text(answer, colour=colour)
 
 
-def run_repl(pipeline, top: int = 3, filters=None) -> int:
+def run_repl(pipeline, top: int = 3, filters=None, as_of=None) -> int:
     """Chat on a terminal; with piped input, answer each line and exit."""
     conversation = Conversation()
     if not sys.stdin.isatty():
         for line in sys.stdin:
-            reply = handle_line(pipeline, conversation, line, top, colour=False, filters=filters)
+            reply = handle_line(pipeline, conversation, line, top, colour=False, filters=filters, as_of=as_of)
             if reply is None:
                 break
             if reply:
                 print(f"> {line.strip()}\n{reply}\n", flush=True)
         return 0
-    return _interactive(pipeline, conversation, top, filters)
+    return _interactive(pipeline, conversation, top, filters, as_of)
 
 
-def _interactive(pipeline, conversation: Conversation, top: int, filters) -> int:
+def _interactive(pipeline, conversation: Conversation, top: int, filters, as_of) -> int:
     """prompt_toolkit session with persistent history (arrow keys) and coloured answers."""
     from prompt_toolkit import PromptSession
     from prompt_toolkit.history import FileHistory
@@ -69,7 +71,7 @@ def _interactive(pipeline, conversation: Conversation, top: int, filters) -> int
             line = session.prompt("question> ")
         except (EOFError, KeyboardInterrupt):
             return 0
-        reply = handle_line(pipeline, conversation, line, top, colour=True, filters=filters)
+        reply = handle_line(pipeline, conversation, line, top, colour=True, filters=filters, as_of=as_of)
         if reply is None:
             return 0
         print(reply + "\n")

@@ -14,6 +14,7 @@ import logging
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from telegram import Chat, InlineKeyboardButton, InlineKeyboardMarkup, MessageEntity, ReplyParameters, Update
 from telegram.constants import ChatAction, ParseMode
@@ -32,6 +33,7 @@ from retrieval.models import Answer, AnswerSentence
 from retrieval.pipeline import Pipeline, SentenceContext
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 START = ("<b>Newsdesk</b> answers questions about the news with sentences quoted word for word from the "
          "{count} articles it knows, each with a numbered source you can open.\n\n"
@@ -188,25 +190,27 @@ async def send_pieces(update: Update, context: ContextTypes.DEFAULT_TYPE, pieces
 
 @contextlib.asynccontextmanager
 async def typing(context: ContextTypes.DEFAULT_TYPE, chat_id: int):
-    """Show "typing…" in the chat until the block ends."""
+    """Show "typing…" in the chat until the block ends; a chat action in flight finishes (not aborted)."""
+    stop = asyncio.Event()
+
     async def keep_typing():
-        while True:
+        while not stop.is_set():
             with contextlib.suppress(TelegramError):
                 await context.bot.send_chat_action(chat_id, ChatAction.TYPING)
-            await asyncio.sleep(TYPING_EVERY)
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(stop.wait(), TYPING_EVERY)
 
     task = asyncio.create_task(keep_typing())
     try:
         yield
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        stop.set()
+        await task
 
 
-async def one_at_a_time(update: Update, context: ContextTypes.DEFAULT_TYPE,
-                        work: Callable[[], Awaitable[None]]) -> None:
-    """Run `work` while showing "typing…", unless this user already has a request in flight."""
+async def one_at_a_time(update: Update, context: ContextTypes.DEFAULT_TYPE, work: Callable[[], Awaitable[T]],
+                        deliver: Callable[[T], Awaitable[None]]) -> None:
+    """Run `work` showing "typing…" unless this user has one in flight; free the user, then `deliver` the reply."""
     busy, user = config(context).busy, update.effective_user.id
     if user in busy:
         await send_html(update, context, BUSY)
@@ -214,9 +218,10 @@ async def one_at_a_time(update: Update, context: ContextTypes.DEFAULT_TYPE,
     busy.add(user)
     try:
         async with typing(context, update.effective_chat.id):
-            await work()
+            result = await work()
     finally:
         busy.discard(user)
+    await deliver(result)
 
 
 # ---- handlers ------------------------------------------------------------------------------------
@@ -263,13 +268,15 @@ async def answer(update: Update, context: ContextTypes.DEFAULT_TYPE, text: str) 
         await send_html(update, context, USAGE_ASK)
         return
 
-    async def work():
+    async def work() -> Answer:
         cfg = config(context)
-        reply = await asyncio.to_thread(cfg.pipeline.ask, text, conversation=conversation(context),
-                                    top=cfg.settings.top)
+        return await asyncio.to_thread(cfg.pipeline.ask, text, conversation=conversation(context),
+                                       top=cfg.settings.top)
+
+    async def deliver(reply: Answer) -> None:
         await send_pieces(update, context, render.answer_html(reply), source_keyboard(reply))
 
-    await one_at_a_time(update, context, work)
+    await one_at_a_time(update, context, work, deliver)
 
 
 async def sources(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -304,14 +311,13 @@ async def add(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await send_html(update, context, USAGE_ADD)
         return
 
-    async def work():
+    async def work() -> str:
         try:
-            reply = await asyncio.to_thread(add_page, config(context), context.args[0])
+            return await asyncio.to_thread(add_page, config(context), context.args[0])
         except (FetchError, IndexError_) as exc:
-            reply = f"Could not add that page: {html.escape(str(exc), quote=False)}"
-        await send_html(update, context, reply)
+            return f"Could not add that page: {html.escape(str(exc), quote=False)}"
 
-    await one_at_a_time(update, context, work)
+    await one_at_a_time(update, context, work, lambda reply: send_html(update, context, reply))
 
 
 async def refuse_add(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

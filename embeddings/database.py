@@ -7,6 +7,7 @@ import sqlite3
 from collections.abc import Iterable
 
 from embeddings.models import Article, Passage, Sentence
+from embeddings.sentence_kinds import classify
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS articles (
@@ -19,7 +20,8 @@ CREATE TABLE IF NOT EXISTS articles (
     source TEXT,
     author TEXT,
     origin TEXT NOT NULL,
-    content_hash TEXT NOT NULL
+    content_hash TEXT NOT NULL,
+    dup_group INTEGER  -- rowid of the first article of its near-duplicate group; NULL when it has none
 );
 CREATE TABLE IF NOT EXISTS sentences (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -28,8 +30,10 @@ CREATE TABLE IF NOT EXISTS sentences (
     paragraph INTEGER NOT NULL,
     start INTEGER NOT NULL,
     end INTEGER NOT NULL,
-    text TEXT NOT NULL
+    text TEXT NOT NULL,
+    kind TEXT NOT NULL DEFAULT 'statement'  -- embeddings.sentence_kinds: only statements are offered first
 );
+CREATE INDEX IF NOT EXISTS articles_by_group ON articles(dup_group);
 CREATE INDEX IF NOT EXISTS sentences_by_article ON sentences(article_rowid, idx);
 CREATE TABLE IF NOT EXISTS passages (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -41,6 +45,11 @@ CREATE TABLE IF NOT EXISTS passages (
     end INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS passages_by_article ON passages(article_rowid);
+-- MinHash of each article's word shingles, for grouping near-duplicate stories (embeddings/duplicates.py).
+CREATE TABLE IF NOT EXISTS article_signatures (
+    article_rowid INTEGER PRIMARY KEY REFERENCES articles(rowid) ON DELETE CASCADE,
+    signature BLOB NOT NULL
+);
 -- Full-text index over sentences (Porter stems: "urge" finds "urged"), kept in step by triggers.
 CREATE VIRTUAL TABLE IF NOT EXISTS sentences_fts
     USING fts5(text, content='sentences', content_rowid='id', tokenize='porter unicode61');
@@ -53,6 +62,9 @@ END;
 """
 
 _ARTICLE_COLUMNS = "id, title, text, date, url, source, author, origin"
+_SENTENCE_COLUMNS = "id, article_rowid, idx, paragraph, start, end, text, kind"
+# Columns added after the first release: (table, column, definition); writers add them, readers require them.
+_ADDED_COLUMNS = [("articles", "dup_group", "INTEGER"), ("sentences", "kind", "TEXT NOT NULL DEFAULT 'statement'")]
 
 
 def connect(path: str, readonly: bool = False) -> sqlite3.Connection:
@@ -61,8 +73,28 @@ def connect(path: str, readonly: bool = False) -> sqlite3.Connection:
     db = sqlite3.connect(uri, uri=True, check_same_thread=False)
     db.execute("PRAGMA foreign_keys = ON")
     if not readonly:
+        _migrate(db)
         db.executescript(SCHEMA)
     return db
+
+
+def missing_columns(db: sqlite3.Connection) -> list[str]:
+    """The columns of the current schema that an index written by an older newsdesk lacks."""
+    return [f"{table}.{column}" for table, column, _ in _ADDED_COLUMNS
+            if column not in {row[1] for row in db.execute(f"PRAGMA table_info({table})")}]
+
+
+def _migrate(db: sqlite3.Connection) -> None:
+    """Bring an older index up to the current schema: add the new columns and classify the stored sentences."""
+    if not db.execute("SELECT 1 FROM sqlite_master WHERE name = 'sentences'").fetchone():
+        return
+    missing = missing_columns(db)
+    for table, column, definition in _ADDED_COLUMNS:
+        if f"{table}.{column}" in missing:
+            db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
+    if "sentences.kind" in missing:
+        rows = db.execute("SELECT id, text FROM sentences").fetchall()
+        db.executemany("UPDATE sentences SET kind = ? WHERE id = ?", [(classify(text), id_) for id_, text in rows])
 
 
 def article_from_row(row: tuple) -> Article:
@@ -118,8 +150,9 @@ def insert_article(
     rowid = cursor.lastrowid
     sentence_ids = [
         db.execute(
-            "INSERT INTO sentences (article_rowid, idx, paragraph, start, end, text) VALUES (?, ?, ?, ?, ?, ?)",
-            (rowid, s.index, s.paragraph, s.start, s.end, s.text),
+            "INSERT INTO sentences (article_rowid, idx, paragraph, start, end, text, kind)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (rowid, s.index, s.paragraph, s.start, s.end, s.text, classify(s.text)),
         ).lastrowid
         for s in sentences
     ]
@@ -154,9 +187,9 @@ def counts(db: sqlite3.Connection) -> dict[str, int]:
 
 
 def sentences_in_range(db: sqlite3.Connection, article_rowid: int, first: int, last: int) -> list[tuple]:
-    """(id, article_rowid, idx, paragraph, start, end, text) of an article's sentences first..last."""
+    """(id, article_rowid, idx, paragraph, start, end, text, kind) of an article's sentences first..last."""
     return db.execute(
-        "SELECT id, article_rowid, idx, paragraph, start, end, text FROM sentences"
+        f"SELECT {_SENTENCE_COLUMNS} FROM sentences"
         " WHERE article_rowid = ? AND idx BETWEEN ? AND ? ORDER BY idx",
         (article_rowid, first, last),
     ).fetchall()
@@ -197,11 +230,43 @@ def document_frequencies(db: sqlite3.Connection, terms: list[str], cap: int = 10
 
 
 def sentences_by_id(db: sqlite3.Connection, ids: list[int]) -> list[tuple]:
-    """(id, article_rowid, idx, paragraph, start, end, text) of the given sentences."""
+    """(id, article_rowid, idx, paragraph, start, end, text, kind) of the given sentences."""
     marks = ",".join("?" * len(ids))
-    return db.execute(
-        f"SELECT id, article_rowid, idx, paragraph, start, end, text FROM sentences WHERE id IN ({marks})", ids
-    ).fetchall()
+    return db.execute(f"SELECT {_SENTENCE_COLUMNS} FROM sentences WHERE id IN ({marks})", ids).fetchall()
+
+
+def previous_sentence(db: sqlite3.Connection, article_rowid: int, index: int) -> str | None:
+    """The text of the sentence before sentence `index` of an article, or None for its first sentence."""
+    row = db.execute("SELECT text FROM sentences WHERE article_rowid = ? AND idx = ?",
+                     (article_rowid, index - 1)).fetchone()
+    return row[0] if row else None
+
+
+def article_facts(db: sqlite3.Connection, rowids: Iterable[int]) -> dict[int, tuple[dt.date | None, int]]:
+    """Article rowid → (date, length of its text): what ranking by recency and picking a story's version need."""
+    rowids = list(set(rowids))
+    marks = ",".join("?" * len(rowids))
+    rows = db.execute(f"SELECT rowid, date, length(text) FROM articles WHERE rowid IN ({marks})", rowids)
+    return {rowid: (dt.date.fromisoformat(date) if date else None, length) for rowid, date, length in rows}
+
+
+def duplicate_groups(db: sqlite3.Connection, rowids: Iterable[int]) -> dict[int, int]:
+    """Article rowid → its near-duplicate group, for those of `rowids` that belong to one."""
+    rowids = list(set(rowids))
+    marks = ",".join("?" * len(rowids))
+    rows = db.execute(f"SELECT rowid, dup_group FROM articles WHERE rowid IN ({marks}) AND dup_group IS NOT NULL",
+                      rowids)
+    return dict(rows.fetchall())
+
+
+def same_sentence_in_group(db: sqlite3.Connection, group: int, text: str,
+                           where: tuple[str, list] | None = None) -> list[tuple]:
+    """Sentence rows with exactly `text` in the articles `a` of a duplicate group that match `where`."""
+    clause, params = where or ("1", [])
+    columns = ", ".join(f"s.{c.strip()}" for c in _SENTENCE_COLUMNS.split(","))
+    return db.execute(f"SELECT {columns} FROM sentences s JOIN articles a ON a.rowid = s.article_rowid"
+                      f" WHERE a.dup_group = ? AND s.text = ? AND {clause} ORDER BY s.article_rowid",
+                      (group, text, *params)).fetchall()
 
 
 def passages_containing(db: sqlite3.Connection, article_rowid: int, sentence_index: int) -> list[int]:

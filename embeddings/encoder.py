@@ -87,10 +87,22 @@ def make_encoder(backend: str = DEFAULT_BACKEND) -> Encoder:
     raise ValueError(f"unknown embedding backend {backend!r}; choose one of {', '.join(BACKENDS)}")
 
 
-def sorted_batches(lengths: Sequence[int], batch_size: int) -> list[np.ndarray]:
-    """Row numbers grouped into batches of similar length, so a batch pads to little more than its texts."""
+def sorted_batches(lengths: Sequence[int], batch_size: int, max_padded: int | None = None) -> list[np.ndarray]:
+    """Row numbers grouped into batches of similar length, so a batch pads to little more than its texts.
+
+    With `max_padded`, a batch also ends before rows × longest length would pass it: the few very long
+    texts go in small batches instead of padding 63 shorter ones to their length.
+    """
     order = np.argsort(np.asarray(lengths, dtype=np.int64), kind="stable")
-    return [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
+    batches, start = [], 0
+    for end in range(1, len(order) + 1):
+        full = end - start == batch_size or end == len(order)
+        if not full and max_padded is not None:
+            full = (end + 1 - start) * lengths[order[end]] > max_padded
+        if full:
+            batches.append(order[start:end])
+            start = end
+    return batches
 
 
 def cpu_cores() -> int:

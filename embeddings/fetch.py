@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import time
 from urllib.parse import urljoin, urlsplit
 
 from embeddings.models import Article
@@ -34,9 +35,10 @@ def check_url(url: str, allow_private: bool) -> None:
 
 
 def download(url: str, *, allow_private: bool, max_bytes: int, timeout: float) -> tuple[str, bytes]:
-    """The final URL and body of a page, checking every redirect hop and stopping at `max_bytes`."""
+    """The final URL and body of a page, checking every redirect hop, within `max_bytes` and `timeout` s in all."""
     import httpx
 
+    deadline = time.monotonic() + timeout
     with httpx.Client(timeout=timeout, follow_redirects=False, headers={"User-Agent": USER_AGENT}) as client:
         for _ in range(MAX_REDIRECTS + 1):
             check_url(url, allow_private)
@@ -45,7 +47,7 @@ def download(url: str, *, allow_private: bool, max_bytes: int, timeout: float) -
                     if response.is_redirect:
                         url = urljoin(url, response.headers.get("location", ""))
                         continue
-                    return url, _read_body(response, url, max_bytes)
+                    return url, _read_body(response, url, max_bytes, deadline, timeout)
             except httpx.TimeoutException:
                 raise FetchError(f"{url} did not answer within {timeout:g} s") from None
             except httpx.HTTPError as exc:
@@ -53,8 +55,8 @@ def download(url: str, *, allow_private: bool, max_bytes: int, timeout: float) -
     raise FetchError(f"too many redirects (more than {MAX_REDIRECTS})")
 
 
-def _read_body(response, url: str, max_bytes: int) -> bytes:
-    """The response body if it is an HTML page within the size limit."""
+def _read_body(response, url: str, max_bytes: int, deadline: float, timeout: float) -> bytes:
+    """The response body if it is an HTML page within the size limit, read before the deadline."""
     if response.status_code != 200:
         raise FetchError(f"{url} answered HTTP {response.status_code}")
     kind = response.headers.get("content-type", "text/html").split(";")[0].strip().lower()
@@ -67,6 +69,8 @@ def _read_body(response, url: str, max_bytes: int) -> bytes:
         body += chunk
         if len(body) > max_bytes:
             raise FetchError(f"{url} is larger than the {max_bytes / 2**20:g} MB limit")
+        if time.monotonic() > deadline:
+            raise FetchError(f"{url} did not finish downloading within {timeout:g} s")
     return bytes(body)
 
 

@@ -10,6 +10,7 @@ Subheadings are kept: in HTML they are marked up as part of the article body.
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import trafilatura
 from trafilatura.settings import Document
@@ -20,6 +21,9 @@ _LIST_MARKER = "- "  # how trafilatura's plain-text output renders a list item
 # Precision mode first; the default mode's recall when precision finds no body.
 _MODES: tuple[dict[str, bool], ...] = ({"favor_precision": True}, {})
 _MIN_LIST_WORDS = 30  # a body with no sentence in it still counts when it is this long (a list, a table)
+# A body this short that asks the reader to log in or pay is a login wall or paywall, not an article.
+_WALL_WORDS = 40
+_WALL = re.compile(r"\b(log ?in|sign ?in|subscribe|subscriber|subscription|paywall)\b", re.IGNORECASE)
 
 
 def _paragraphs(text: str, title: str) -> list[str]:
@@ -44,6 +48,8 @@ def _page(document: Document | None, url: str | None) -> CleanedPage | None:
     body = strip_furniture(_paragraphs(document.text, title))
     if not any(map(has_sentence, body)) and sum(len(p.split()) for p in body) < _MIN_LIST_WORDS:
         return None  # nothing but labels, links or a login prompt
+    if sum(len(p.split()) for p in body) < _WALL_WORDS and _WALL.search(document.text):
+        return None  # a login wall or paywall
     return CleanedPage(
         title=title,
         date=_iso_date(document.date),

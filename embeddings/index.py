@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from embeddings import database, store
+from embeddings import database, duplicates, store
 from embeddings.models import Article, Passage, Sentence
+
+WRITE_ERRORS = (OSError, sqlite3.Error)  # what a full disk or a read-only directory raises while writing
 
 
 def _faiss():
@@ -16,6 +19,14 @@ def _faiss():
     import faiss
 
     return faiss
+
+
+def _write_vectors(index, path: Path) -> None:
+    """Write a FAISS file; FAISS reports a failed write (e.g. a full disk) as RuntimeError, we as OSError."""
+    try:
+        _faiss().write_index(index, str(path))
+    except RuntimeError as exc:
+        raise OSError(str(exc).rsplit("failed: ", 1)[-1]) from exc
 
 
 def _empty_vectors(dim: int):
@@ -32,18 +43,21 @@ class IndexWriter:
 
         self.root, self.model, self.dim, self.backend = Path(root), model, dim, backend
         self.committed: str | None = None
-        self.root.mkdir(parents=True, exist_ok=True)
+        self.staging, self.db = None, None
         self._lock = FileLock(str(self.root / ".lock"))
         try:
+            self.root.mkdir(parents=True, exist_ok=True)
             self._lock.acquire(timeout=0)
         except Timeout:
             raise store.IndexLocked(
                 f"another newsdesk process is writing the index at {self.root}; wait for it to finish"
             ) from None
+        except WRITE_ERRORS as exc:  # e.g. a read-only index directory
+            raise store.IndexWriteFailed(self.root, exc) from exc
         try:
             self._open(fresh)
-        except BaseException:
-            self._lock.release()
+        except BaseException as exc:
+            self.__exit__(type(exc), exc, None)
             raise
 
     def _open(self, fresh: bool) -> None:
@@ -77,16 +91,16 @@ class IndexWriter:
         self.vectors[store.PASSAGES_FILE].add_with_ids(passage_vectors, np.array(passage_ids, dtype=np.int64))
 
     def commit(self) -> str:
-        """Check counts, write everything, switch CURRENT to the new generation; return its name."""
+        """Group duplicate stories, check counts, write everything, switch CURRENT to the new generation."""
+        duplicates.regroup(self.db)
         self.db.commit()
         counts = database.counts(self.db)
         self.db.close()
-        faiss = _faiss()
         for name, index in self.vectors.items():
             if self._doomed[name]:
                 # remove_ids shifts every later vector: once per commit, not once per article.
                 index.remove_ids(np.array(self._doomed[name], dtype=np.int64))
-            faiss.write_index(index, str(self.staging / name))
+            _write_vectors(index, self.staging / name)
         manifest = {"model": self.model, "dim": self.dim, "backend": self.backend, **counts}
         _check_counts(manifest, counts, self.vectors, self.root)
         self.committed = store.commit_generation(self.root, self.staging, manifest)
@@ -95,14 +109,18 @@ class IndexWriter:
     def __enter__(self) -> "IndexWriter":
         return self
 
-    def __exit__(self, *exc) -> None:
-        """Discard the staged generation unless it was committed, and always release the lock."""
+    def __exit__(self, kind, exc, traceback) -> None:
+        """Discard the staged generation unless committed, release the lock, report a failed write as such."""
         try:
             if self.committed is None:
-                self.db.close()
-                store.discard_generation(self.staging)
+                if self.db is not None:
+                    self.db.close()
+                if self.staging is not None:
+                    store.discard_generation(self.staging)
         finally:
             self._lock.release()
+        if isinstance(exc, WRITE_ERRORS):
+            raise store.IndexWriteFailed(self.root, exc) from exc
 
 
 @dataclass
@@ -119,12 +137,15 @@ class IndexReader:
     @classmethod
     def open(cls, root: Path, model: str | None = None, dim: int | None = None,
              backend: str | None = None) -> "IndexReader":
-        """Load the current generation and validate it; retry once if a writer replaced it meanwhile."""
+        """Load the current generation and validate it; retry when a writer replaced (and deleted) it meanwhile."""
         root = Path(root)
-        try:
-            return cls._load(root, model, dim, backend)
-        except FileNotFoundError:
-            return cls._load(root, model, dim, backend)
+        while True:
+            seen = store.current_generation(root)
+            try:
+                return cls._load(root, model, dim, backend)
+            except (store.IndexError_, OSError, RuntimeError, sqlite3.Error):
+                if store.current_generation(root) == seen:
+                    raise
 
     @classmethod
     def _load(cls, root: Path, model: str | None, dim: int | None, backend: str | None) -> "IndexReader":
@@ -136,6 +157,7 @@ class IndexReader:
         vectors = {name: faiss.read_index(str(gen / name)) for name in (store.SENTENCES_FILE, store.PASSAGES_FILE)}
         db = database.connect(str(gen / store.DB_FILE), readonly=True)
         try:
+            _check_schema(db, root)
             _check_counts(manifest, database.counts(db), vectors, root)
         except store.IndexError_:
             db.close()
@@ -174,6 +196,16 @@ def _check_model(manifest: dict, model: str, dim: int | None, backend: str | Non
             f"the index at {root} was embedded with the {manifest_backend(manifest)} backend, but this newsdesk "
             f"embeds with {backend} (NEWSDESK_BACKEND); set NEWSDESK_BACKEND={manifest_backend(manifest)}, "
             f"or {rebuild}"
+        )
+
+
+def _check_schema(db, root: Path) -> None:
+    """Refuse an index written by an older newsdesk (the next write that changes it also migrates it)."""
+    missing = database.missing_columns(db)
+    if missing:
+        raise store.IndexError_(
+            f"the index at {root} was built by an older newsdesk (it lacks {', '.join(missing)}); "
+            f"rebuild it with `newsdesk index PATH --index {root} --rebuild`"
         )
 
 

@@ -46,7 +46,7 @@ class Indexer:
     """Article stream → index on disk, one atomic generation per run; constructor arguments are the config."""
 
     def __init__(self, root: Path, encoder: Encoder, passage_size: int = 4, passage_overlap: int = 1,
-                 chunk_articles: int = 256, show_progress: bool = True):
+                 chunk_articles: int = 1024, show_progress: bool = True):
         self.root, self.encoder = Path(root), encoder
         self.passage_size, self.passage_overlap = passage_size, passage_overlap
         self.chunk_articles, self.show_progress = chunk_articles, show_progress

@@ -19,6 +19,8 @@ OPSET = 17
 # What sentence-transformers reads from the model's sentence_bert_config.json (max_seq_length).
 MAX_TOKENS = 256
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+# Token budget per batch, as tokens per row: 64 rows of up to 48 tokens (most news sentences), fewer when longer.
+PADDED_TOKENS = 48
 
 
 def cache_dir() -> Path:
@@ -117,7 +119,7 @@ class OnnxEncoder:
         self.load()
         tokens = [t.ids for t in self._tokenizer.encode_batch(list(texts), add_special_tokens=True)]
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        for rows in sorted_batches([len(t) for t in tokens], self.batch_size):
+        for rows in sorted_batches([len(t) for t in tokens], self.batch_size, self.batch_size * PADDED_TOKENS):
             out[rows] = self._embed([tokens[i] for i in rows])
             if progress:
                 progress(len(rows))

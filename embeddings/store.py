@@ -37,6 +37,13 @@ class IndexLocked(IndexError_):
     pass
 
 
+class IndexWriteFailed(IndexError_):
+    """Writing a new generation failed (disk full, read-only, ...); the committed one is untouched."""
+
+    def __init__(self, root: Path, exc: BaseException):
+        super().__init__(f"cannot write the index at {root}: {exc}; the previous index is unchanged")
+
+
 def current_generation(root: Path) -> str | None:
     """The committed generation's folder name, or None for an empty or absent index."""
     try:
@@ -69,9 +76,13 @@ def new_generation(root: Path, copy: bool = True) -> Path:
     staging = root / f"gen-{stamp}-{secrets.token_hex(3)}.tmp"
     staging.mkdir()
     name = current_generation(root)
-    if name is not None and copy:
-        for file in (DB_FILE, SENTENCES_FILE, PASSAGES_FILE):
-            shutil.copyfile(root / name / file, staging / file)
+    try:
+        if name is not None and copy:
+            for file in (DB_FILE, SENTENCES_FILE, PASSAGES_FILE):
+                shutil.copyfile(root / name / file, staging / file)
+    except BaseException:
+        discard_generation(staging)
+        raise
     return staging
 
 
@@ -94,8 +105,11 @@ def commit_generation(root: Path, staging: Path, manifest: dict) -> str:
 
 
 def discard_generation(staging: Path) -> None:
-    """Throw away an uncommitted generation; the current one is untouched."""
-    shutil.rmtree(staging, ignore_errors=True)
+    """Throw away an uncommitted generation, also when commit failed after renaming it; never the current one."""
+    current = current_generation(staging.parent)
+    for path in (staging, staging.with_suffix("")):
+        if path.name != current:
+            shutil.rmtree(path, ignore_errors=True)
 
 
 def _remove_old_generations(root: Path, keep: set[str]) -> None:

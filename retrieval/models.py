@@ -19,12 +19,22 @@ class Citation(BaseModel):
     end: int
 
 
+class Context(BaseModel):
+    """What a reader sees around a quote: the article's title and the sentence before it, verbatim."""
+
+    title: str
+    previous: str | None = None
+
+
 class AnswerSentence(BaseModel):
-    """One sentence of an answer, quoted verbatim from an article."""
+    """One sentence of an answer, quoted verbatim from an article; the same sentence in duplicate stories
+    is quoted once, from the earliest complete version, the others listed in `also_reported_by`."""
 
     text: str
     score: float
     citation: Citation
+    context: Context | None = None
+    also_reported_by: list[Citation] = Field(default_factory=list)
     sentence_id: int | None = Field(default=None, exclude=True)
 
 

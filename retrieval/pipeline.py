@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 from pathlib import Path
 from typing import NamedTuple
@@ -17,8 +18,10 @@ from retrieval.conversation import Conversation, follow_up_query
 from retrieval.filters import Filters, parse_inline
 from retrieval.models import Answer
 from retrieval.retriever import HybridRetriever
+from retrieval.timeparse import TimeQuery, parse_time
 
-# Questions are cut here before embedding: the model reads at most 256 word pieces anyway.
+# Questions are cut here before anything else (the model reads at most 256 word pieces anyway, and
+# BM25 over a huge question is slow).
 MAX_QUESTION_CHARS = 1000
 
 
@@ -39,11 +42,12 @@ class Pipeline:
     """
 
     def __init__(self, index_dir: Path, encoder: Encoder | None = None, top_passages: int = 20,
-                 min_confidence: float = MIN_CONFIDENCE, passage_weight: float = 0.5):
+                 min_confidence: float = MIN_CONFIDENCE, passage_weight: float = 0.5, time_aware: bool = True):
         self.index_dir = Path(index_dir)
         self.encoder = encoder or make_encoder()
         self.retriever = HybridRetriever(top_passages)
         self.answerer = ExtractiveAnswerer(min_confidence, passage_weight)
+        self.time_aware = time_aware  # False reads time words as plain words (for measuring what they add)
         self._index: IndexReader | None = None
         self._lock = threading.Lock()
 
@@ -60,24 +64,27 @@ class Pipeline:
             return self._index
 
     def ask(self, question: str, conversation: Conversation | None = None, top: int = 3,
-            abstain: bool = True, filters: Filters | None = None) -> Answer:
+            abstain: bool = True, filters: Filters | None = None, as_of: dt.date | None = None) -> Answer:
         """Answer with up to `top` quoted sentences, or say the articles do not cover the question.
 
-        `since:`/`until:`/`source:` words in the question add to `filters`; a follow-up question
-        borrows the previous turn's key words and favours the article that answered it.
+        `since:`/`until:`/`source:` words in the question add to `filters`, and so do explicit time
+        words ("in March", "yesterday", resolved against `as_of`, today by default); vague ones
+        ("latest", "this week") favour recent articles instead. A follow-up question borrows the
+        previous turn's key words and favours the article that answered it.
         """
-        question, inline = parse_inline(" ".join(question.split()))
-        filters = (filters or Filters()).merged(inline)
+        question, inline = parse_inline(" ".join(question.split())[:MAX_QUESTION_CHARS])
+        timed = parse_time(question, as_of) if self.time_aware else TimeQuery(question, Filters())
+        filters = (filters or Filters()).merged(timed.filters).merged(inline)
         index = self.index
         if not question:
             answer = Answer(question=question, answered=False)
         else:
-            query = follow_up_query(question, conversation)
+            query = follow_up_query(timed.text, conversation)
             vector = self.encoder.encode([query.text[:MAX_QUESTION_CHARS]])[0]
             candidates = self.retriever.run(index, query.text, vector, filters)
             prefer = database.article_rowids(index.db, query.prefer)
             answer = self.answerer.run(index, question, vector, candidates, top=top, abstain=abstain,
-                                       prefer=prefer, searched=query.text)
+                                       prefer=prefer, searched=query.text, recent=timed.recent, filters=filters)
         if conversation is not None:
             conversation.add(answer)
         return answer
@@ -92,7 +99,7 @@ class Pipeline:
         rows = database.sentences_by_id(index.db, [sentence_id])
         if not rows:
             return None
-        _, rowid, _, _, start, end, _ = rows[0]
+        rowid, start, end = rows[0][1], rows[0][4], rows[0][5]
         article = database.get_articles_by_rowid(index.db, [rowid])[rowid]
         paragraph = next(((a, b) for a, b in paragraph_spans(article.text) if a <= start < b), (start, end))
         return SentenceContext(article, start, end, paragraph)

@@ -30,6 +30,7 @@ class Candidate:
     start: int
     end: int
     text: str
+    kind: str
     passage_score: float
     lexical_rank: int | None = None
 

@@ -26,6 +26,7 @@ DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 # Outside the repository and reused across runs: the full build takes minutes.
 CACHE = Path(os.environ.get("NEWSDESK_BENCH_CACHE", Path(tempfile.gettempdir()) / "newsdesk-bench"))
 CORPORA = ("bbc_news_2225.part*.jsonl", "reuters21578.part*.jsonl")
+PART_ARTICLES = 2000
 
 
 def parser(description: str, limit_help: str = "use only N articles (a quick run)") -> argparse.ArgumentParser:
@@ -47,9 +48,12 @@ def require(path: Path) -> Path:
 
 
 def corpus(data: Path, limit: int | None) -> Path:
-    """A folder holding the BBC + Reuters articles (or an even sample of `limit` of them), cached."""
+    """A folder holding the BBC + Reuters articles (or an even sample of `limit` of them), cached.
+
+    Written as JSONL files of PART_ARTICLES lines each: newsdesk skips files over 20 MB.
+    """
     folder = CACHE / f"corpus-{limit or 'full'}"
-    if (folder / "done").exists():
+    if (folder / ".done").exists():
         return folder
     articles = require(data / "articles")
     files = [f for pattern in CORPORA for f in sorted(articles.glob(pattern))]
@@ -58,8 +62,9 @@ def corpus(data: Path, limit: int | None) -> Path:
         lines = random.Random(0).sample(lines, min(limit, len(lines)))
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
-    (folder / "articles.jsonl").write_text("\n".join(lines) + "\n")
-    (folder / "done").write_text("")
+    for part, start in enumerate(range(0, len(lines), PART_ARTICLES)):
+        (folder / f"articles-{part:03d}.jsonl").write_text("\n".join(lines[start : start + PART_ARTICLES]) + "\n")
+    (folder / ".done").write_text("")
     return folder
 
 

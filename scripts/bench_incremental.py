@@ -30,16 +30,18 @@ SENTENCES = ("SELECT a.id, s.idx, s.start, s.end, s.text, s.id FROM sentences s 
              "JOIN articles a ON a.rowid = s.article_rowid ORDER BY a.id, s.idx")
 
 
-def change(corpus_file: Path, fraction: float) -> tuple[list[dict], list[str]]:
+def change(folder: Path, fraction: float) -> tuple[list[dict], list[str]]:
     """Edit a `fraction` of the articles (a paragraph added) and delete as many; return (edited, deleted ids)."""
-    articles = [json.loads(line) for line in corpus_file.read_text().splitlines()]
+    files = sorted(folder.glob("*.jsonl"))
+    articles = [(f, json.loads(line)) for f in files for line in f.read_text().splitlines()]
     count = max(1, round(len(articles) * fraction))
     picked = random.Random(1).sample(range(len(articles)), 2 * count)
-    edited = [articles[i] for i in picked[:count]]
-    deleted = {articles[i]["id"] for i in picked[count:]}
+    edited = [articles[i][1] for i in picked[:count]]
+    deleted = {articles[i][1]["id"] for i in picked[count:]}
     for article in edited:
         article["text"] += f"\n\nThis story about {article['title'] or 'the market'} was corrected on the wire."
-    corpus_file.write_text("".join(json.dumps(a) + "\n" for a in articles if a["id"] not in deleted))
+    for f in files:
+        f.write_text("".join(json.dumps(a) + "\n" for g, a in articles if g == f and a["id"] not in deleted))
     return edited, sorted(deleted)
 
 
@@ -78,7 +80,7 @@ def main() -> None:
 
         full_s, full = _bench.timed(build, index)
         unchanged = [_bench.timed(build, index) for _ in range(3)]
-        edited, deleted = change(folder / "articles.jsonl", args.fraction)
+        edited, deleted = change(folder, args.fraction)
         changed_s, changed = _bench.timed(build, index)
         fresh_s, _ = _bench.timed(build, Path(scratch) / "fresh")
         questions = _bench.questions(args.data, 20) + [a["title"] for a in edited[:20]]

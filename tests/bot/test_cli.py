@@ -29,7 +29,8 @@ def test_index_then_ask_json_show_and_stats(tmp_path):
                                  index=index).stdout)
     assert set(answer) == {"question", "answered", "sentences"} and answer["answered"]
     first = answer["sentences"][0]
-    assert set(first) == {"text", "score", "citation"}
+    assert set(first) == {"text", "score", "citation", "context", "also_reported_by"}
+    assert set(first["context"]) == {"title", "previous"} and first["context"]["title"] == first["citation"]["title"]
     assert set(first["citation"]) == {"article_id", "title", "date", "url", "source", "start", "end"}
     shown = json.loads(newsdesk("show", first["citation"]["article_id"], "--json", index=index).stdout)
     assert set(shown) == {"id", "title", "date", "url", "source", "text"}

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from embeddings import onnx_encoder, store
-from embeddings.encoder import make_encoder
+from embeddings.encoder import make_encoder, sorted_batches
 from embeddings.index import IndexReader, IndexWriter
 from embeddings.indexer import Indexer
 from embeddings.loaders import load_paths
@@ -58,7 +58,15 @@ def test_vectors_match_pytorch(onnx, torch_encoder):
 def test_progress_counts_every_text(onnx):
     done = []
     onnx.encode(TEXTS, progress=done.append)
-    assert sum(done) == len(TEXTS) and len(done) == 3
+    assert sum(done) == len(TEXTS) and max(done) == 2, "batches of at most batch_size, all counted"
+
+
+def test_batches_are_sorted_by_length_and_long_texts_padded_less():
+    lengths = [200, 5, 10, 200, 7] * 20
+    batches = sorted_batches(lengths, 32, max_padded=32 * 48)
+    assert sorted(int(i) for b in batches for i in b) == list(range(100))
+    assert all(len(b) <= 32 and len(b) * max(lengths[i] for i in b) <= 32 * 48 for b in batches)
+    assert [len(b) for b in sorted_batches(lengths, 32)] == [32, 32, 32, 4]
 
 
 def test_exported_model_is_cached_and_reused(onnx, onnx_cache, monkeypatch):
