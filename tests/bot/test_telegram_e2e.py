@@ -7,6 +7,7 @@ and checks that every reply was accepted and the token never reached the bot's o
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
@@ -150,11 +151,18 @@ def bot(tmp_path_factory, sample_index, encoder, web_page):
     env.update(PYTHONPATH=str(REPO), HF_HUB_OFFLINE="1", TELEGRAM_BOT_TOKEN=emu.token,
                NEWSDESK_BACKEND=encoder.backend,  # the backend that built the index
                NEWSDESK_ALLOWED_USERS=f"{ANN['id']}, @bob, carol", NEWSDESK_ALLOW_PRIVATE_URLS="1")
-    output = tmp / "bot-output.txt"
+    with running_bot(emu, tmp / "index", env, tmp, articles, web_page) as session:
+        yield session
+
+
+@contextlib.contextmanager
+def running_bot(emu: Emulator, index: Path, env: dict, cwd: Path, articles: int, page_url: str):
+    """The real `newsdesk telegram` polling `emu` for the length of the block; its output in cwd."""
+    output = cwd / "bot-output.txt"
     with output.open("w") as sink:  # cwd: a folder without a .env
-        process = subprocess.Popen([*NEWSDESK, "telegram", "--index", str(tmp / "index"), "--base-url", emu.base_url],
-                                   cwd=tmp, env=env, stdout=sink, stderr=subprocess.STDOUT)
-    session = Session(emu, process, output, tmp / "index", articles, web_page)
+        process = subprocess.Popen([*NEWSDESK, "telegram", "--index", str(index), "--base-url", emu.base_url],
+                                   cwd=cwd, env=env, stdout=sink, stderr=subprocess.STDOUT)
+    session = Session(emu, process, output, index, articles, page_url)
     try:
         session.wait_until(lambda: any(m == "getUpdates" for m, _ in emu.requests), "polling", STARTUP_SECONDS)
         yield session

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.bot.test_telegram_e2e import STARTUP_SECONDS, Session
+from tests.bot.test_telegram_e2e import running_bot
 from tests.conftest import NEWSDESK, REPO
 from tests.telegram_emulator import Emulator
 
@@ -138,16 +138,5 @@ def robust_bot(tmp_path_factory, towns_index, encoder, page_limits):
     emu.start()
     env = child_env(TELEGRAM_BOT_TOKEN=emu.token, NEWSDESK_BACKEND=encoder.backend,
                     NEWSDESK_ALLOWED_USERS=",".join(str(u["id"]) for u in [ALLOWED, *CROWD]), **page_limits)
-    output = tmp / "bot-output.txt"
-    with output.open("w") as sink:
-        process = subprocess.Popen([*NEWSDESK, "telegram", "--index", str(index), "--base-url", emu.base_url],
-                                   cwd=tmp, env=env, stdout=sink, stderr=subprocess.STDOUT)
-    session = Session(emu, process, output, index, 60, "")
-    try:
-        session.wait_until(lambda: any(m == "getUpdates" for m, _ in emu.requests), "polling", STARTUP_SECONDS)
+    with running_bot(emu, index, env, tmp, 60, "") as session:
         yield session
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait(timeout=30)
-        emu.stop()
