@@ -22,7 +22,7 @@ from retrieval.conversation import Conversation
 from bot import render, telegram_handlers as handlers
 from bot.settings import Settings
 from bot.telegram import RedactToken, bot_config, build_application, run_bot
-from retrieval.models import Answer, AnswerSentence, Citation
+from retrieval.models import Answer, AnswerSentence, Citation, Context
 from tests.telegram_html import ApiError, check_markup, format_text, parse_html, user_entities, utf16_len
 
 TOKEN = "4242:OfflineTestTokenNeverSent"
@@ -304,6 +304,19 @@ def test_long_answers_split_into_accepted_messages(sentences):
         plain += text
     assert "".join(plain.split()).count("".join(sentences[0].split())[:500]) >= 1
     assert plain.endswith("[1] Tom & <Jerry> · Wire")
+
+
+def test_each_quote_carries_its_lead_in_and_duplicate_sources():
+    answer = answer_of("The <vote> passed.")
+    sentence = answer.sentences[0]
+    sentence.context = Context(title="Council & <harbour>", previous="Members met on Tuesday.")
+    sentence.also_reported_by = [Citation(article_id="b", title="Copy", source="Paper", start=0, end=1)]
+    [message] = render.answer_html(answer)
+    text, _ = format_text({"text": message, "parse_mode": "HTML"})  # raises as Telegram would
+    lines = [line for line in text.splitlines() if line]
+    assert lines[:3] == ["Council & <harbour>: Members met on Tuesday.", "“The <vote> passed.” [1]",
+                         "also reported by: Copy (Paper)"]
+    assert "<i>Council &amp; &lt;harbour&gt;: Members met on Tuesday.</i>" in message
 
 
 def test_context_is_clipped_around_the_quote():
