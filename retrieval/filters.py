@@ -16,16 +16,18 @@ class Filters(BaseModel):
     since: dt.date | None = None
     until: dt.date | None = None
     source: str | None = None
+    undated: bool = False  # let articles without a date through the date bounds (time words in a question)
 
     def is_empty(self) -> bool:
         return self.since is None and self.until is None and not self.source
 
     def merged(self, other: "Filters") -> "Filters":
         """These filters with `other`'s set fields taking precedence."""
-        return self.model_copy(update=other.model_dump(exclude_none=True))
+        return self.model_copy(update=other.model_dump(exclude_defaults=True))
 
     def sql(self) -> tuple[str, list]:
-        """A WHERE clause over `articles` (aliased `a`) and its parameters; undated articles fail date bounds."""
+        """A WHERE clause over `articles` (aliased `a`) and its parameters; undated articles fail date bounds
+        unless `undated` lets them through."""
         clauses, params = [], []
         if self.since:
             clauses.append("a.date >= ?")
@@ -33,6 +35,8 @@ class Filters(BaseModel):
         if self.until:
             clauses.append("a.date <= ?")
             params.append(self.until.isoformat())
+        if clauses and self.undated:
+            clauses = [f"(a.date IS NULL OR ({' AND '.join(clauses)}))"]
         if self.source:
             clauses.append("lower(a.source) = lower(?)")
             params.append(self.source)

@@ -99,6 +99,8 @@ def parse_time(question: str, as_of: dt.date | None = None) -> TimeQuery:
             except ValueError:
                 continue
             rest = rest[:match.start()] + " " + rest[match.end():]
+    if filters.since or filters.until:
+        filters = filters.model_copy(update={"undated": True})  # undated articles are neither favoured nor dropped
     vague = VAGUE.search(rest)
     if vague:
         rest = VAGUE.sub(" ", rest)

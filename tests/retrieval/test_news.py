@@ -61,14 +61,19 @@ def cited(answer):
     return [s.citation.article_id for s in answer.sentences]
 
 
+def dated(article_ids):
+    """The cited articles that have a date (time words bound those; undated ones are never dropped)."""
+    return set(article_ids) - {"coffee-undated"}
+
+
 def test_an_explicit_month_filters_inside_the_search(news):
     answer = ask(news, "Why did the Rotterdam dockworkers strike in January?")
-    assert set(cited(answer)) == {"strike-jan"}
-    assert not set(cited(ask(news, "What happened to coffee quotas in November?"))) - {"coffee-1986"}
+    assert cited(answer)[0] == "strike-jan" and dated(cited(answer)) == {"strike-jan"}
+    assert not dated(cited(ask(news, "What happened to coffee quotas in November?"))) - {"coffee-1986"}
 
 
 def test_yesterday_and_since_monday(news):
-    assert set(cited(ask(news, "What did coffee futures do yesterday?"))) <= {"coffee-mar", "strike-mar-copy"}
+    assert dated(cited(ask(news, "What did coffee futures do yesterday?"))) <= {"coffee-mar", "strike-mar-copy"}
     assert "strike-jan" not in cited(ask(news, "What has happened to the Rotterdam strike since Monday?"))
 
 
@@ -82,7 +87,9 @@ def test_vague_recency_favours_recent_articles_but_a_perfect_old_match_still_win
 def test_undated_articles_are_neither_dropped_nor_favoured_by_recency(news):
     answer = ask(news, "What did Colombian coffee growers discuss recently?", top=3)
     assert cited(answer)[0] == "coffee-undated"
-    assert "coffee-undated" not in cited(ask(news, "What did Colombian coffee growers discuss in March?"))
+    # An explicit time word bounds the dated articles only: an undated one may still answer.
+    in_march = cited(ask(news, "What did Colombian coffee growers discuss in March?"))
+    assert in_march[0] == "coffee-undated" and "coffee-1986" not in in_march
 
 
 def test_each_answer_carries_its_title_and_previous_sentence(news):
@@ -164,8 +171,8 @@ def test_ask_as_of_and_batch_as_of_end_to_end(news_index):
                              "--as-of", "1987-03-17"], input="\n".join(lines), capture_output=True, text=True,
                             cwd=REPO, timeout=120)
     out = [json.loads(line) for line in result.stdout.splitlines()]
-    assert {s["citation"]["article_id"] for s in out[0]["sentences"]} == {"strike-jan"}
-    assert {s["citation"]["article_id"] for s in out[1]["sentences"]} <= {"strike-mar", "teaser"}
+    assert dated(s["citation"]["article_id"] for s in out[0]["sentences"]) == {"strike-jan"}
+    assert dated(s["citation"]["article_id"] for s in out[1]["sentences"]) <= {"strike-mar", "teaser"}
     assert out[2]["line"] == 3 and result.returncode == 1
 
 
