@@ -132,7 +132,7 @@ class Indexer:
 def _background_priority() -> None:
     """Run this thread only on cycles the model leaves idle: on two cores, a thread competing with the
     model's two stalls them both (each parallel step waits for its slowest thread)."""
-    if hasattr(os, "setpriority") and hasattr(threading, "get_native_id"):
+    if sys.platform.startswith("linux"):  # where a thread id names one thread to setpriority
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
 
 

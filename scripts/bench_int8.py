@@ -1,10 +1,11 @@
-"""int8 dynamic quantisation of the ONNX model: throughput, query time and answer quality against fp32.
+"""int8 dynamic quantisation of the ONNX model ("onnx-int8") against fp32 ("onnx"): speed and answer quality.
 
     python scripts/bench_int8.py [--limit ARTICLES] [--questions 2000] [--rounds 3] [--json]
 
-The int8 model is made with onnxruntime's quantize_dynamic from the cached fp32 export and put in a
-cache of its own, so `newsdesk eval` (MRR on SQuAD v1.1 dev, ReQA-style) runs on it unchanged through
-XDG_CACHE_HOME. Rule: keep int8 only if it is faster here and loses at most 1% MRR.
+Throughput on the sentences of a sample of news articles and time per question, alternating the two
+models round by round; MRR and P@1 from `newsdesk eval` on the first SQuAD v1.1 dev questions
+(ReQA-style: every sentence of the dev paragraphs is a candidate). Rule: keep int8 only if it is
+faster here and loses at most 1% MRR.
 """
 
 from __future__ import annotations
@@ -13,33 +14,20 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import _bench
 
-from embeddings.encoder import packaged_model_path
+from embeddings.encoder import make_encoder
 from embeddings.loaders import load_paths
-from embeddings.onnx_encoder import OnnxEncoder, cache_dir, exported_model
 from embeddings.segment import split_sentences
 
-INT8_HOME = _bench.CACHE / "int8-cache-home"
+BACKENDS = ("onnx", "onnx-int8")
 
 
-def int8_model(fp32: Path) -> Path:
-    """The int8 copy of the fp32 model, under a cache home of its own with the file name OnnxEncoder expects."""
-    target = INT8_HOME / "newsdesk" / "onnx" / fp32.name
-    if not target.exists():
-        from onnxruntime.quantization import QuantType, quantize_dynamic
-
-        target.parent.mkdir(parents=True, exist_ok=True)
-        quantize_dynamic(str(fp32), str(target), weight_type=QuantType.QInt8)
-    return target
-
-
-def speed(caches: dict[str, Path], texts: list[str], questions: list[str], rounds: int) -> dict[str, dict]:
-    """Sentences/s and ms per question of each variant, alternating variants round by round (medians)."""
-    encoders = {name: OnnxEncoder(cache=cache) for name, cache in caches.items()}
-    seen: dict[str, dict[str, list[float]]] = {name: {"batch": [], "query": []} for name in caches}
+def speed(texts: list[str], questions: list[str], rounds: int) -> dict[str, dict]:
+    """Sentences/s and ms per question of each backend, alternating backends round by round (medians)."""
+    encoders = {name: make_encoder(name) for name in BACKENDS}
+    seen: dict[str, dict[str, list[float]]] = {name: {"batch": [], "query": []} for name in BACKENDS}
     for _ in range(rounds):
         for name, encoder in encoders.items():
             encoder.load()
@@ -49,16 +37,16 @@ def speed(caches: dict[str, Path], texts: list[str], questions: list[str], round
             for name, s in seen.items()}
 
 
-def mrr(cache_home: Path | None, data: Path, questions: int) -> dict:
-    """P@1 and MRR of `newsdesk eval` on the first SQuAD v1.1 dev questions, with the model from `cache_home`."""
-    env = {**os.environ, "NEWSDESK_BACKEND": "onnx"} | ({"XDG_CACHE_HOME": str(cache_home)} if cache_home else {})
+def quality(backend: str, data, questions: int) -> dict:
+    """P@1 and MRR of `newsdesk eval` on the first SQuAD v1.1 dev questions with `backend`."""
     files = sorted(str(f) for f in (data / "qa").glob("squad_v1.1_dev.part*.jsonl"))
     result = subprocess.run([sys.executable, "-m", "bot.cli", "eval", *files, "--limit", str(questions), "--json"],
-                            env=env, cwd=_bench.REPO, capture_output=True, text=True, timeout=3600)
+                            env={**os.environ, "NEWSDESK_BACKEND": backend}, cwd=_bench.REPO,
+                            capture_output=True, text=True, timeout=3600)
     if result.returncode != 0:
         sys.exit(f"newsdesk eval failed: {result.stderr[-2000:]}")
     report = json.loads(result.stdout.strip().splitlines()[-1])
-    return {key: value for key, value in report.items() if key.lower() in ("mrr", "p@1", "p_at_1", "precision@1")}
+    return {"P@1": report["P@1"], "MRR": report["MRR"]}
 
 
 def main() -> None:
@@ -66,16 +54,10 @@ def main() -> None:
     p.add_argument("--questions", type=int, default=2000, help="SQuAD questions for MRR (default 2000)")
     p.add_argument("--rounds", type=int, default=3, help="alternating timing rounds (default 3)")
     args = p.parse_args()
-    fp32 = exported_model(Path(packaged_model_path()))
-    caches = {"fp32": cache_dir(), "int8": int8_model(fp32).parent}
     articles = [a for a in load_paths([_bench.corpus(args.data, args.limit or 300)]) if hasattr(a, "text")]
     texts = [s.text for a in articles for s in split_sentences(a)]
-    timing = speed(caches, texts, _bench.questions(args.data, 50), args.rounds)
-    rows = []
-    for name, home in (("fp32", None), ("int8", INT8_HOME)):
-        model = caches[name] / fp32.name
-        rows.append({"model": name, "MB": model.stat().st_size / 2**20, **timing[name],
-                     **mrr(home, args.data, args.questions)})
+    timing = speed(texts, _bench.questions(args.data, 50), args.rounds)
+    rows = [{"backend": name, **timing[name], **quality(name, args.data, args.questions)} for name in BACKENDS]
     _bench.emit("bench_int8", rows, args.json, sentences=len(texts), questions=args.questions,
                 rule="keep int8 only if faster and MRR loss <= 1%")
 
