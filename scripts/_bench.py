@@ -52,10 +52,10 @@ def corpus(data: Path, limit: int | None) -> Path:
 
     Written as JSONL files of PART_ARTICLES lines each: newsdesk skips files over 20 MB.
     """
+    articles = require(data / "articles")
     folder = CACHE / f"corpus-{limit or 'full'}"
     if (folder / ".done").exists():
         return folder
-    articles = require(data / "articles")
     files = [f for pattern in CORPORA for f in sorted(articles.glob(pattern))]
     lines = [line for f in files for line in f.read_text().splitlines() if line.strip()]
     if limit:

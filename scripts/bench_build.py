@@ -1,6 +1,6 @@
 """Build throughput: the whole `newsdesk index` pipeline against a bare encode of exactly the texts it embeds.
 
-    python scripts/bench_build.py [--limit N] [--backend onnx|torch] [--json]
+    python scripts/bench_build.py [--limit N] [--backend onnx|onnx-int8|torch] [--json]
 
 The pipeline (reading, cleaning, splitting, embedding, FAISS, SQLite, the atomic write) runs in-process
 with the model already loaded; then the same model encodes the very texts the pipeline embedded, in

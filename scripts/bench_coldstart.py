@@ -1,6 +1,6 @@
 """Cold start: wall time of `newsdesk --help` and of a one-shot `newsdesk ask` over the full index.
 
-    python scripts/bench_coldstart.py [--limit N] [--runs 5] [--backend onnx|torch] [--json]
+    python scripts/bench_coldstart.py [--limit N] [--runs 5] [--backend onnx|onnx-int8|torch] [--json]
 
 Each command runs as a fresh process (the files are in the page cache after the first run, as they
 are for a user asking twice). Targets: --help ≤ 0.5 s, one-shot ask ≤ 5 s.

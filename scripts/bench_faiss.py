@@ -42,7 +42,8 @@ def latency(index, queries: np.ndarray) -> dict:
 
 def row(kind: str, size: int, timing: dict, exact: list | None, **extra) -> dict:
     """One table row; recall@K against the exact results when given."""
-    recall = None if exact is None else float(np.mean([len(set(a) & set(b)) / K for a, b in zip(timing["ids"], exact)]))
+    overlaps = [len(set(a) & set(b)) / K for a, b in zip(timing["ids"], exact or [])]
+    recall = float(np.mean(overlaps)) if exact is not None else None
     return {"index": kind, "vectors": size, "p50 ms": timing["p50 ms"], "p95 ms": timing["p95 ms"],
             "recall@20": recall, **extra}
 

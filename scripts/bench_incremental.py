@@ -1,6 +1,6 @@
 """Incremental rebuild: an unchanged re-run and a 1% edited + 1% deleted re-run, against a full build.
 
-    python scripts/bench_incremental.py [--limit N] [--fraction 0.01] [--backend onnx|torch] [--json]
+    python scripts/bench_incremental.py [--limit N] [--fraction 0.01] [--backend onnx|onnx-int8|torch] [--json]
 
 On a scratch copy of the corpus: a full build; the same corpus again (target ≤ 2% of the full build);
 then a fraction of the articles edited and as many deleted (target: time in proportion to the change).
@@ -69,11 +69,12 @@ def main() -> None:
     p = _bench.parser(__doc__.split("\n")[0])
     p.add_argument("--fraction", type=float, default=0.01, help="share of articles edited, and again deleted")
     args = p.parse_args()
+    source = _bench.corpus(args.data, args.limit)
     encoder = make_encoder(args.backend)
     encoder.load()
     with tempfile.TemporaryDirectory(prefix="incremental-", dir=_bench.CACHE) as scratch:
         folder, index = Path(scratch) / "corpus", Path(scratch) / "index"
-        shutil.copytree(_bench.corpus(args.data, args.limit), folder)
+        shutil.copytree(source, folder)
 
         def build(root: Path):
             return Indexer(root, encoder, show_progress=False).run(load_paths([folder]), prune=[folder])

@@ -1,6 +1,6 @@
 """Query latency, warm and in-process: p50/p95 of `ask` over the full index, split by stage.
 
-    python scripts/bench_latency.py [--limit N] [--questions 200] [--backend onnx|torch] [--json]
+    python scripts/bench_latency.py [--limit N] [--questions 200] [--backend onnx|onnx-int8|torch] [--json]
 
 Stages: embedding the question; search (FAISS over passages, FTS5 BM25 over sentences, and fetching
 the candidates' rows); scoring (dense scores, fusion, abstention, citations). Target: p50 ≤ 50 ms,

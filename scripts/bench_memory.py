@@ -1,6 +1,6 @@
 """Peak resident memory of `newsdesk index` (building) and `newsdesk ask` (serving a batch of questions).
 
-    python scripts/bench_memory.py [--limit N] [--build-limit N] [--questions 50] [--backend onnx|torch] [--json]
+    python scripts/bench_memory.py [--limit N] [--build-limit N] [--questions 50] [--backend onnx|onnx-int8|torch] [--json]
 
 Each command runs as its own process and its peak RSS is read from the kernel when it exits.
 Serving uses the cached full index; building indexes the corpus (or --build-limit articles) afresh.
@@ -57,7 +57,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="newsdesk-memory-", dir=_bench.CACHE) as scratch:
         build = peak_rss([*NEWSDESK, "index", str(folder), "--index", scratch, "--quiet"], env)
     serve = peak_rss([*NEWSDESK, "ask", "--json", "--index", str(served)], env, stdin=asked)
-    rows = [{"process": f"newsdesk index ({build_limit or 'full'} corpus)", "peak RSS MB": build[0], "seconds": build[1]},
+    rows = [{"process": f"newsdesk index ({build_limit or 'full'} corpus)", "peak RSS MB": build[0],
+             "seconds": build[1]},
             {"process": f"newsdesk ask x{args.questions} ({args.limit or 'full'} index)", "peak RSS MB": serve[0],
              "seconds": serve[1]}]
     _bench.emit("bench_memory", rows, args.json, backend=args.backend, serving_target_mb=SERVING_TARGET_MB,
