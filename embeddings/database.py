@@ -245,6 +245,20 @@ def previous_sentence(db: sqlite3.Connection, article_rowid: int, index: int) ->
     return row[0] if row else None
 
 
+def sentence_windows(db: sqlite3.Connection, keys: list[tuple[int, int]]) -> dict[tuple[int, int], str]:
+    """For each (article_rowid, idx): that sentence's text with the sentences before and after it."""
+    wanted = sorted({(rowid, idx + step) for rowid, idx in keys for step in (-1, 0, 1)})
+    texts: dict[tuple[int, int], str] = {}
+    for first in range(0, len(wanted), 300):  # stay under SQLite's limit on bound parameters
+        batch = wanted[first : first + 300]
+        rows = db.execute(f"WITH k(a, i) AS (VALUES {','.join(['(?, ?)'] * len(batch))}) SELECT s.article_rowid,"
+                          " s.idx, s.text FROM k JOIN sentences s ON s.article_rowid = k.a AND s.idx = k.i",
+                          [v for key in batch for v in key])
+        texts.update({(rowid, idx): text for rowid, idx, text in rows})
+    return {(rowid, idx): " ".join(texts.get((rowid, idx + step), "") for step in (-1, 0, 1)).strip()
+            for rowid, idx in keys}
+
+
 def article_facts(db: sqlite3.Connection, rowids: Iterable[int]) -> dict[int, tuple[dt.date | None, int]]:
     """Article rowid → (date, length of its text): what ranking by recency and picking a story's version need."""
     rowids = list(set(rowids))

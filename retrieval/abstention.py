@@ -1,8 +1,11 @@
-"""Should this question be answered at all? A small logistic model over two pieces of evidence.
+"""Should this question be answered at all? A small logistic model over three pieces of evidence.
 
 - dense: how similar the best candidate sentence is to the question (the answerer's dense score);
-- coverage: the IDF-weighted share of the question's content words that occur anywhere in the index.
-  A question about a missing story names things ("chess", "opera") the articles never mention.
+- coverage: the IDF-weighted share of the question's content words found anywhere in the index
+  ("chess", "opera": a question about a missing story names things the articles never mention);
+- window: the largest IDF-weighted share of the question's words that one candidate sentence and its
+  neighbours hold (the ranker's "window" feature). A question about a missing story may find a
+  sentence that sounds alike, but no place in the articles that names what it asks about.
 
 The weights are learned by scripts/train_abstention.py and shipped in abstention.json beside this file.
 """
@@ -34,23 +37,27 @@ def term_coverage(idf: dict[str, float], frequencies: dict[str, int]) -> float:
 
 @dataclass(frozen=True)
 class AnswerabilityModel:
-    """P(answerable) = sigmoid(bias + w_dense · dense + w_coverage · coverage)."""
+    """P(answerable) = sigmoid(bias + w_dense · dense + w_coverage · coverage + w_window · window)."""
 
     bias: float
     w_dense: float
     w_coverage: float
+    w_window: float
 
-    def probability(self, dense: float, coverage: float) -> float:
-        return 1.0 / (1.0 + math.exp(-(self.bias + self.w_dense * dense + self.w_coverage * coverage)))
+    def probability(self, dense: float, coverage: float, window: float) -> float:
+        return 1.0 / (1.0 + math.exp(-(self._logit_without_dense(coverage, window) + self.w_dense * dense)))
 
-    def min_dense(self, coverage: float, min_confidence: float) -> float:
-        """The dense score a sentence needs for P(answerable) >= min_confidence, given the coverage."""
+    def min_dense(self, coverage: float, window: float, min_confidence: float) -> float:
+        """The dense score a sentence needs for P(answerable) >= min_confidence, given the other evidence."""
         logit = math.log(min_confidence / (1.0 - min_confidence))
-        return (logit - self.bias - self.w_coverage * coverage) / self.w_dense
+        return (logit - self._logit_without_dense(coverage, window)) / self.w_dense
+
+    def _logit_without_dense(self, coverage: float, window: float) -> float:
+        return self.bias + self.w_coverage * coverage + self.w_window * window
 
 
 @lru_cache(maxsize=1)
 def shipped_model() -> AnswerabilityModel:
-    """The weights learned on SQuAD 2.0 (see abstention.json for where they came from)."""
+    """The weights learned by scripts/train_abstention.py (see abstention.json for where they came from)."""
     weights = json.loads(WEIGHTS_FILE.read_text())["weights"]
     return AnswerabilityModel(**weights)

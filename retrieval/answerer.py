@@ -14,7 +14,7 @@ from retrieval.calibration import MIN_CONFIDENCE
 from embeddings.sentence_kinds import STATEMENT
 from retrieval.filters import Filters
 from retrieval.models import Answer, AnswerSentence, Citation, Context
-from retrieval.ranker import LearnedRanker, features, shipped_ranker
+from retrieval.ranker import FEATURES, LearnedRanker, features, shipped_ranker
 from retrieval.retriever import Candidate, query_terms
 from retrieval.stories import Quote, collapse, recency_ranks
 
@@ -22,6 +22,7 @@ RRF_K = 60
 # Soft preferences, in the ranker's logit units: enough to reorder close candidates, never enough to
 # lift a weak sentence over one the ranker clearly prefers (its gaps run to several logits).
 FOLLOW_UP_BONUS = RECENCY_BONUS = 2.0
+WINDOW = FEATURES.index("window")
 
 
 class ExtractiveAnswerer:
@@ -30,7 +31,8 @@ class ExtractiveAnswerer:
     dense = (cos(question, sentence) + w · cos(question, passage)) / (1 + w): the passage term lets a
     sentence that leans on its neighbours ("He said ...") rank, the sentence term keeps the quote on topic.
     It is each sentence's `score`. A sentence is offered only if the abstention model, given its dense
-    score and how much of the question the index covers at all, puts P(answerable) >= `min_confidence`.
+    score, how much of the question the index holds at all and the best share of the question's words
+    around any one candidate, puts P(answerable) >= `min_confidence`.
     """
 
     def __init__(self, min_confidence: float = MIN_CONFIDENCE, passage_weight: float = 0.5,
@@ -55,9 +57,11 @@ class ExtractiveAnswerer:
         if not candidates:
             return Answer(question=question, searched=searched, answered=False, confidence=0.0)
         evidence = self.evidence(index, searched, question_vector, candidates)
-        dense, coverage = evidence.dense, evidence.coverage
-        confidence = self.model.probability(float(dense.max()), coverage)
-        floor = self.model.min_dense(coverage, self.min_confidence) if abstain else -np.inf
+        # A follow-up takes its subject from the previous turn, which found it in the articles: the
+        # window evidence (some place names what is asked) is given; its own words and dense score decide.
+        dense, coverage, window = evidence.dense, evidence.coverage, 1.0 if prefer else evidence.best_window
+        confidence = self.model.probability(float(dense.max()), coverage, window)
+        floor = self.model.min_dense(coverage, window, self.min_confidence) if abstain else -np.inf
         order = self._order(index, candidates, evidence, prefer, recent)
         ranked = [(candidates[i], float(dense[i])) for i in order if dense[i] >= floor]
         where = filters.sql() if filters and not filters.is_empty() else None
@@ -88,8 +92,9 @@ class ExtractiveAnswerer:
         passage_scores = np.array([c.passage_score for c in candidates])
         dense = (sentence_scores + self.passage_weight * passage_scores) / (1 + self.passage_weight)
         idf, frequencies = term_idf(index.db, query_terms(question), index.manifest["sentences"])
-        rows = features(question, [c.text for c in candidates], sentence_scores, passage_scores,
-                        [c.lexical_rank for c in candidates], dense, idf)
+        windows = database.sentence_windows(index.db, [(c.article_rowid, c.index) for c in candidates])
+        rows = features(question, [c.text for c in candidates], [windows[c.article_rowid, c.index] for c in candidates],
+                        sentence_scores, passage_scores, [c.lexical_rank for c in candidates], dense, idf)
         return Evidence(dense, term_coverage(idf, frequencies), rows)
 
 
@@ -100,6 +105,11 @@ class Evidence:
     dense: np.ndarray
     coverage: float
     features: np.ndarray
+
+    @property
+    def best_window(self) -> float:
+        """The largest share of the question's words found around any one candidate."""
+        return float(self.features[:, WINDOW].max())
 
 
 def _unit(values: np.ndarray) -> np.ndarray:

@@ -86,3 +86,15 @@ def test_seed_page_question(tmp_path, encoder):
     assert first.citation.title == "US urges China to pressure North Korea"
     assert str(first.citation.date) == "2017-06-22"
     assert_quotes_are_exact(pipeline, answer)
+
+
+def test_a_sentence_window_is_the_sentence_with_its_neighbours_in_the_same_article(sample_pipeline):
+    from embeddings import database
+
+    db = sample_pipeline.index.db
+    rowid, last = db.execute("SELECT article_rowid, MAX(idx) FROM sentences GROUP BY article_rowid LIMIT 1").fetchone()
+    text = dict(db.execute("SELECT idx, text FROM sentences WHERE article_rowid = ?", (rowid,)).fetchall())
+    windows = database.sentence_windows(db, [(rowid, 0), (rowid, 1), (rowid, last)])
+    assert windows[rowid, 0] == f"{text[0]} {text[1]}", "the first sentence has no sentence before it"
+    assert windows[rowid, 1] == f"{text[0]} {text[1]} {text[2]}"
+    assert windows[rowid, last] == f"{text[last - 1]} {text[last]}", "nothing is borrowed from the next article"
