@@ -139,9 +139,11 @@ def article_hashes(db: sqlite3.Connection) -> dict[str, tuple[str, str]]:
 
 
 def insert_article(
-    db: sqlite3.Connection, article: Article, sentences: list[Sentence], passages: list[Passage]
+    db: sqlite3.Connection, article: Article, sentences: list[Sentence], passages: list[Passage],
+    signature: bytes | None = None,
 ) -> tuple[list[int], list[int]]:
-    """Store an article with its sentences and passages; return the new sentence and passage ids."""
+    """Store an article with its sentences, passages and MinHash signature; return the new sentence and
+    passage ids."""
     cursor = db.execute(
         f"INSERT INTO articles ({_ARTICLE_COLUMNS}, content_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (article.id, article.title, article.text, article.date.isoformat() if article.date else None,
@@ -164,6 +166,8 @@ def insert_article(
         ).lastrowid
         for p in passages
     ]
+    if signature is not None:
+        db.execute("INSERT INTO article_signatures (article_rowid, signature) VALUES (?, ?)", (rowid, signature))
     return sentence_ids, passage_ids
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+from functools import lru_cache
 
 import numpy as np
 
@@ -14,19 +15,28 @@ SHINGLE = 3
 THRESHOLD = 0.6
 
 
+@lru_cache(maxsize=1)
+def _permutations():
+    """The (seeded, so always equal) hash permutations, made once: making them costs more than hashing."""
+    from datasketch import MinHash
+
+    return MinHash(num_perm=NUM_PERM, scheme=SCHEME).permutations
+
+
 def signature(text: str) -> bytes:
     """The MinHash of an article's lower-cased word shingles, as stored in `article_signatures`."""
     from datasketch import MinHash
 
     words = re.findall(r"\w+", text.lower())
     shingles = {" ".join(words[i : i + SHINGLE]) for i in range(max(len(words) - SHINGLE + 1, 1))}
-    minhash = MinHash(num_perm=NUM_PERM, scheme=SCHEME)
+    minhash = MinHash(num_perm=NUM_PERM, scheme=SCHEME, permutations=_permutations())
     minhash.update_batch([s.encode("utf-8") for s in shingles])
     return minhash.hashvalues.astype(np.uint64).tobytes()
 
 
 def regroup(db: sqlite3.Connection) -> None:
-    """Sign the articles not signed yet, then recompute every group, so removals and edits regroup too."""
+    """Sign the articles not signed yet (IndexWriter.add signs new ones), then recompute every group, so
+    removals and edits regroup too."""
     unsigned = db.execute("SELECT a.rowid, a.text FROM articles a LEFT JOIN article_signatures s"
                           " ON s.article_rowid = a.rowid WHERE s.article_rowid IS NULL").fetchall()
     db.executemany("INSERT INTO article_signatures (article_rowid, signature) VALUES (?, ?)",

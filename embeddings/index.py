@@ -88,8 +88,10 @@ class IndexWriter:
 
     def add(self, article: Article, sentences: list[Sentence], passages: list[Passage],
             sentence_vectors: np.ndarray, passage_vectors: np.ndarray) -> None:
-        """Store an article with one vector per sentence and per passage."""
-        sentence_ids, passage_ids = database.insert_article(self.db, article, sentences, passages)
+        """Store an article with one vector per sentence and per passage, and sign it for duplicate grouping
+        (here rather than at commit: the indexer calls this beside the model, where it costs less)."""
+        sentence_ids, passage_ids = database.insert_article(self.db, article, sentences, passages,
+                                                            duplicates.signature(article.text))
         self.vectors[store.SENTENCES_FILE].add_with_ids(sentence_vectors, np.array(sentence_ids, dtype=np.int64))
         self.vectors[store.PASSAGES_FILE].add_with_ids(passage_vectors, np.array(passage_ids, dtype=np.int64))
 

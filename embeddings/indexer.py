@@ -96,7 +96,7 @@ class Indexer:
         """
         self.encoder.load()
         progress = Progress(len(todo), self.show_progress)
-        chunks = [todo[start : start + self.chunk_articles] for start in range(0, len(todo), self.chunk_articles)]
+        chunks = _chunks(todo, self.chunk_articles)
         stored = None
         with ThreadPoolExecutor(max_workers=1, initializer=_background_priority) as pool:
             for split in _one_ahead(pool, _split_all, chunks):
@@ -134,6 +134,16 @@ def _background_priority() -> None:
     model's two stalls them both (each parallel step waits for its slowest thread)."""
     if sys.platform.startswith("linux"):  # where a thread id names one thread to setpriority
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+
+
+def _chunks(articles: list[Article], size: int, first: int = 16) -> list[list[Article]]:
+    """Chunks of `size` articles after a ramp (16, 32, 64 ...): the first chunk is split before the model
+    can start, so a small one lets the model start at once instead of waiting for 1,024 articles."""
+    chunks, start, step = [], 0, min(first, size)
+    while start < len(articles):
+        chunks.append(articles[start : start + step])
+        start, step = start + step, min(step * 2, size)
+    return chunks
 
 
 def _split_all(articles: list[Article]) -> list[tuple[Article, list[Sentence]]]:

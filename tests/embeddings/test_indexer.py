@@ -139,3 +139,13 @@ def test_chunks_split_ahead_give_the_same_index_as_one_chunk(tmp_path, encoder):
                                       "ON a.rowid = s.article_rowid ORDER BY s.id").fetchall())
         assert reader.sentence_vectors.ntotal == len(rows[-1])
     assert rows[0] == rows[1] and len(rows[0]) == 6
+
+
+def test_chunks_ramp_up_then_hold_their_size_and_keep_every_article_once():
+    from embeddings.indexer import _chunks
+
+    articles = list(range(5000))
+    chunks = _chunks(articles, 1024)
+    assert [len(c) for c in chunks][:8] == [16, 32, 64, 128, 256, 512, 1024, 1024]
+    assert max(map(len, chunks)) == 1024 and [a for c in chunks for a in c] == articles
+    assert _chunks([], 1024) == [] and [len(c) for c in _chunks(articles[:3], 1)] == [1, 1, 1]

@@ -52,3 +52,18 @@ def test_short_article_gives_one_passage():
 def test_bad_passage_settings_are_refused():
     with pytest.raises(ValueError, match="overlap"):
         make_passages(Article(id="a", text="x."), [], size=2, overlap=2)
+
+
+def test_paragraphs_taken_whole_are_exactly_those_pysbd_leaves_whole():
+    from embeddings.segment import _pysbd_spans, _sentence_spans, paragraph_spans
+    from embeddings.loaders import load_paths
+    from tests.conftest import SAMPLE
+
+    tricky = ["Worse, how are sales rising when the ECU has declined only 11 pct against the yen.?",
+              '"I think he will honor that commitment," Baldrige told the subcommittee."',
+              "Gusts reached 96 km/h at Saltings Point on Sunday", "Prices rose; traders were surprised!"]
+    paragraphs = tricky + [a.text[s:e] for a in load_paths([SAMPLE]) for s, e in paragraph_spans(a.text)]
+    whole = [p for p in paragraphs if list(_sentence_spans(p)) == [(0, len(p))]]
+    assert len(whole) >= 10, "the fast path is used"
+    for paragraph in paragraphs:
+        assert list(_sentence_spans(paragraph)) == list(_pysbd_spans(paragraph)), paragraph
