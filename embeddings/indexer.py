@@ -8,7 +8,6 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -99,7 +98,7 @@ class Indexer:
         progress = Progress(len(todo), self.show_progress)
         chunks = _chunks(todo, self.chunk_articles)
         stored = None
-        with _quick_gil_handover(), ThreadPoolExecutor(max_workers=1, initializer=_background_priority) as pool:
+        with ThreadPoolExecutor(max_workers=1, initializer=_background_priority) as pool:
             for split in _one_ahead(pool, _split_all, chunks):
                 texts = [s.text for _, sentences in split for s in sentences]
                 vectors = self.encoder.encode(texts, progress=progress.sentences_done)
@@ -128,19 +127,6 @@ class Indexer:
             return
         passages = make_passages(article, sentences, self.passage_size, self.passage_overlap)
         writer.add(article, sentences, passages, vectors, passage_vectors(passages, vectors))
-
-
-@contextmanager
-def _quick_gil_handover(seconds: float = 0.0005) -> Iterator[None]:
-    """Let the model's thread have the GIL back within `seconds`: each time it returns from the model
-    for the next batch, the background thread's Python (pysbd) would otherwise keep the GIL for up to
-    the default switch interval, 5 ms (the model ran 12% slower beside it; 7% with this)."""
-    previous = sys.getswitchinterval()
-    sys.setswitchinterval(seconds)
-    try:
-        yield
-    finally:
-        sys.setswitchinterval(previous)
 
 
 def _background_priority() -> None:

@@ -54,12 +54,15 @@ def one_round(encoder, folder, root) -> dict:
 def main() -> None:
     p = _bench.parser(__doc__.split("\n")[0])
     p.add_argument("--repeat", type=int, default=1, help="rounds of pipeline + raw encode; medians are reported")
+    p.add_argument("--no-warmup", action="store_true",
+                   help="skip the unrecorded first round (its one-off costs are negligible on the full corpus)")
     args = p.parse_args()
     folder = _bench.corpus(args.data, args.limit)
     encoder = make_encoder(args.backend)
     encoder.load()
     root = _bench.index_dir(args.backend, args.limit)
-    one_round(encoder, folder, root)  # unrecorded: the first use of the model pays one-off set-up costs
+    if not args.no_warmup:
+        one_round(encoder, folder, root)  # unrecorded: the first use of the model pays one-off set-up costs
     rounds = [one_round(encoder, folder, root) for _ in range(args.repeat)]
     pipeline, model, raw = (_bench.median([r[key] for r in rounds]) for key in ("pipeline", "model", "raw"))
     count = rounds[0]["texts"]

@@ -149,12 +149,3 @@ def test_chunks_ramp_up_then_hold_their_size_and_keep_every_article_once():
     assert [len(c) for c in chunks][:8] == [16, 32, 64, 128, 256, 512, 1024, 1024]
     assert max(map(len, chunks)) == 1024 and [a for c in chunks for a in c] == articles
     assert _chunks([], 1024) == [] and [len(c) for c in _chunks(articles[:3], 1)] == [1, 1, 1]
-
-
-def test_indexing_leaves_the_interpreter_switch_interval_as_it_was(tmp_path, encoder):
-    import sys
-
-    write_corpus(tmp_path / "corpus", CORPUS)
-    before = sys.getswitchinterval()
-    run(tmp_path / "index", tmp_path / "corpus", encoder)
-    assert sys.getswitchinterval() == before
