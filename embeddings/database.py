@@ -139,8 +139,7 @@ def article_hashes(db: sqlite3.Connection) -> dict[str, tuple[str, str]]:
 
 
 def insert_article(
-    db: sqlite3.Connection, article: Article, sentences: list[Sentence], passages: list[Passage],
-    signature: bytes | None = None,
+    db: sqlite3.Connection, article: Article, sentences: list[Sentence], passages: list[Passage], signature: bytes
 ) -> tuple[list[int], list[int]]:
     """Store an article with its sentences, passages and MinHash signature; return the new sentence and
     passage ids."""
@@ -166,8 +165,7 @@ def insert_article(
         ).lastrowid
         for p in passages
     ]
-    if signature is not None:
-        db.execute("INSERT INTO article_signatures (article_rowid, signature) VALUES (?, ?)", (rowid, signature))
+    db.execute("INSERT INTO article_signatures (article_rowid, signature) VALUES (?, ?)", (rowid, signature))
     return sentence_ids, passage_ids
 
 

@@ -17,17 +17,16 @@ from pathlib import Path
 
 import numpy as np
 
-from _training import training_main  # also puts the repository on sys.path
+from _training import question_evidence, training_main  # also puts the repository on sys.path
 SQUAD_PARTS = [Path("qa") / f"squad_v1.1_dev.part{i:02d}.jsonl" for i in (1, 2, 3, 4)]
 
 
 def features(pipeline, question: str) -> tuple[float, float, float]:
     """(best dense score, coverage, best window share) as the answerer computes them; zeros without candidates."""
-    vector = pipeline.encoder.encode([question])[0]
-    candidates = pipeline.retriever.run(pipeline.index, question, vector)
-    if not candidates:
+    found = question_evidence(pipeline, question)
+    if found is None:
         return 0.0, 0.0, 0.0
-    evidence = pipeline.answerer.evidence(pipeline.index, question, vector, candidates)
+    evidence = found[1]
     return float(evidence.dense.max()), evidence.coverage, evidence.best_window
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from _training import training_main  # also puts the repository on sys.path
+from _training import question_evidence, training_main  # also puts the repository on sys.path
 SQUAD_PARTS = [Path("qa") / f"squad_v1.1_dev.part{i:02d}.jsonl" for i in (1, 2, 3, 4)]
 RRF_K = 60
 L2 = 1e-3
@@ -24,13 +24,11 @@ L2 = 1e-3
 
 def question_rows(pipeline, question) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     """Features, gold labels and the RRF baseline score of one question's candidates."""
-    vector = pipeline.encoder.encode([question.question])[0]
-    index = pipeline.index
-    candidates = pipeline.retriever.run(index, question.question, vector)
-    if not candidates:
+    found = question_evidence(pipeline, question.question)
+    if found is None:
         return None
-    evidence = pipeline.answerer.evidence(index, question.question, vector, candidates)
-    gold_rowid = index.db.execute("SELECT rowid FROM articles WHERE id = ?", (question.article_id,)).fetchone()[0]
+    candidates, evidence = found
+    gold_rowid = pipeline.index.db.execute("SELECT rowid FROM articles WHERE id = ?", (question.article_id,)).fetchone()[0]
     labels = np.array([c.article_rowid == gold_rowid and any(c.start <= a and b <= c.end for a, b in question.spans)
                        for c in candidates], dtype=float)
     dense_rank = np.empty(len(candidates))
