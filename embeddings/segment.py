@@ -4,22 +4,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from functools import lru_cache
-
+from embeddings import pysbd_fast
 from embeddings.models import Article, Passage, Sentence
 
 _PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
 # Where pysbd may end a sentence. A paragraph without any of these, bar one final ".", "!" or "?",
 # is one sentence (half of all news paragraphs; checked identical to pysbd on 56,055 of them).
 _MAY_END_SENTENCE = re.compile(r'[.!?…\n;:"“”]')
-
-
-@lru_cache(maxsize=1)
-def _segmenter():
-    """One pysbd segmenter per process: building it compiles many regexes."""
-    import pysbd
-
-    return pysbd.Segmenter(language="en", clean=False)
 
 
 def _sentence_spans(paragraph: str) -> Iterator[tuple[int, int]]:
@@ -34,7 +25,7 @@ def _sentence_spans(paragraph: str) -> Iterator[tuple[int, int]]:
 def _pysbd_spans(paragraph: str) -> Iterator[tuple[int, int]]:
     """pysbd's sentences, located by string search: its own char_span compiles a regex per sentence."""
     pos = 0
-    for sentence in _segmenter().processor(paragraph).process():
+    for sentence in pysbd_fast.split(paragraph):
         start = paragraph.find(sentence, pos)
         if start >= 0:
             pos = start + len(sentence)
