@@ -137,13 +137,17 @@ def _background_priority() -> None:
 
 
 def _chunks(articles: list[Article], size: int, first: int = 16) -> list[list[Article]]:
-    """Chunks of `size` articles after a ramp (16, 32, 64 ...): the first chunk is split before the model
-    can start, so a small one lets the model start at once instead of waiting for 1,024 articles."""
-    chunks, start, step = [], 0, min(first, size)
-    while start < len(articles):
-        chunks.append(articles[start : start + step])
-        start, step = start + step, min(step * 2, size)
-    return chunks
+    """Chunks of `size` articles, ramping up (16, 32, 64 ...) at the start and down at the end: the first
+    chunk is split before the model starts and the last one stored after it stops, so both are kept small."""
+    head, tail, low, high, step = [], [], 0, len(articles), min(first, size)
+    while low < high:
+        head.append(articles[low : min(low + step, high)])
+        low += len(head[-1])
+        if low < high:
+            tail.append(articles[max(high - step, low) : high])
+            high -= len(tail[-1])
+        step = min(step * 2, size)
+    return head + tail[::-1]
 
 
 def _split_all(articles: list[Article]) -> list[tuple[Article, list[Sentence]]]:

@@ -141,11 +141,13 @@ def test_chunks_split_ahead_give_the_same_index_as_one_chunk(tmp_path, encoder):
     assert rows[0] == rows[1] and len(rows[0]) == 6
 
 
-def test_chunks_ramp_up_then_hold_their_size_and_keep_every_article_once():
+def test_chunks_ramp_up_hold_their_size_ramp_down_and_keep_every_article_once():
     from embeddings.indexer import _chunks
 
-    articles = list(range(5000))
+    articles = list(range(6000))
     chunks = _chunks(articles, 1024)
-    assert [len(c) for c in chunks][:8] == [16, 32, 64, 128, 256, 512, 1024, 1024]
+    sizes = [len(c) for c in chunks]
+    assert sizes[:8] == [16, 32, 64, 128, 256, 512, 1024, 1024] and sizes[-7:] == [1024, 512, 256, 128, 64, 32, 16]
     assert max(map(len, chunks)) == 1024 and [a for c in chunks for a in c] == articles
+    assert [a for c in _chunks(articles[:40], 1024) for a in c] == articles[:40], "ramps meeting mid-way overlap nothing"
     assert _chunks([], 1024) == [] and [len(c) for c in _chunks(articles[:3], 1)] == [1, 1, 1]
