@@ -23,8 +23,9 @@ CASE_FOLDS_TO_ASCII = frozenset("\u212a\u017f\u0131\u0130")
 _ABBREVIATION = English.Abbreviation
 _ABBREVIATIONS = [a.strip() for a in _ABBREVIATION.ABBREVIATIONS]
 _WORDS = frozenset(a for a in _ABBREVIATIONS if a.isalpha() and a.isascii())
-# The ASCII letters after a string start or a whitespace: where an abbreviation word can match.
-_WORD_START = re.compile(r"(?<!\S)[A-Za-z]{1,%d}" % max(map(len, _WORDS)))
+# A run of ASCII letters after a string start or a whitespace, right before a ".": the only places where an
+# abbreviation word's substitution (which protects the period after it) can change anything.
+_WORD_BEFORE_PERIOD = re.compile(r"(?<!\S)([A-Za-z]{1,%d})(?=\.)" % max(map(len, _WORDS)))
 _PREPOSITIVE = frozenset(_ABBREVIATION.PREPOSITIVE_ABBREVIATIONS)
 _NUMBER = frozenset(_ABBREVIATION.NUMBER_ABBREVIATIONS)
 
@@ -48,13 +49,13 @@ def _protect_period(text: str, match: str) -> str:
 
 
 def _word_matches(text: str) -> dict[str, list[str]]:
-    """For each abbreviation word, the strings pysbd's `(?:^|\\s)abbr` findall would return, in order."""
+    """For each abbreviation word, the strings of pysbd's `(?:^|\\s)abbr` findall whose substitution can
+    change the text, in order: the others (" a" in " and", " no" in " no one") leave it as it is."""
     found: dict[str, list[str]] = {}
-    for word in _WORD_START.finditer(text):
-        start, lowered = word.start(), word.group().lower()
-        for end in range(1, len(lowered) + 1):
-            if lowered[:end] in _WORDS:
-                found.setdefault(lowered[:end], []).append(text[max(start - 1, 0) : start + end])
+    for word in _WORD_BEFORE_PERIOD.finditer(text):
+        key = word.group(1).lower()
+        if key in _WORDS:
+            found.setdefault(key, []).append(text[max(word.start() - 1, 0) : word.end()])
     return found
 
 
@@ -62,7 +63,8 @@ class FastAbbreviationReplacer(English.AbbreviationReplacer):
     """English.AbbreviationReplacer with search_for_abbreviations_in_string made one pass over the words."""
 
     def search_for_abbreviations_in_string(self, text: str) -> str:
-        """Same result as pysbd's: each distinct match substituted once (a repeat changes nothing)."""
+        """Same result as pysbd's: each distinct match substituted once (a repeat changes nothing), and only
+        matches followed by a period (the substitutions of different words touch different periods)."""
         if "{" in text or CASE_FOLDS_TO_ASCII.intersection(text):
             return super().search_for_abbreviations_in_string(text)
         lowered = text.lower()
