@@ -2,6 +2,7 @@
 
 import datetime as dt
 import json
+import re
 import sqlite3
 import subprocess
 
@@ -176,6 +177,12 @@ def test_ask_as_of_and_batch_as_of_end_to_end(news_index):
     assert out[2]["line"] == 3 and result.returncode == 1
 
 
+# The stories of the set's series: every question meets near-identical stories from other weeks
+# (the same selection as the docs/benchmarks.md command for this set).
+REUTERS_SERIES = re.compile("grain ships|money supply|green coffee|grain handler|taiwan issues|sugar sales|"
+                            "intervention board|certificates of deposit", re.IGNORECASE)
+
+
 def test_time_sensitive_reuters_set_reads_question_dates(tmp_path, encoder):
     """The shipped set resolves against each question's `question_date`; Reuters is read from ../shared."""
     from embeddings.loaders import load_paths
@@ -185,9 +192,9 @@ def test_time_sensitive_reuters_set_reads_question_dates(tmp_path, encoder):
     corpus = sorted(require_shared(SHARED / "data" / "articles").glob("reuters21578.part*.jsonl"))
     _, questions = read_qa([REPO / "tests" / "data" / "reuters_time.jsonl"])
     assert all(q.question_date and q.spans for q in questions)
-    wanted = {q.article_id for q in questions[:4]}
-    articles = [a for a in load_paths(corpus) if getattr(a, "id", None) in wanted or "Grain Ships" in a.title]
+    wanted = {q.article_id for q in questions}
+    articles = [a for a in load_paths(corpus) if getattr(a, "id", None) in wanted or REUTERS_SERIES.search(a.title)]
     Indexer(tmp_path / "index", encoder, show_progress=False).run(articles)
-    timed = evaluate(Pipeline(tmp_path / "index", encoder), questions[:3], 0.5).report()
-    plain = evaluate(Pipeline(tmp_path / "index", encoder, time_aware=False), questions[:3], 0.5).report()
-    assert timed["P@1"] > plain["P@1"] and timed["R@5"] == 1.0
+    timed = evaluate(Pipeline(tmp_path / "index", encoder), questions, 0.5).report()
+    plain = evaluate(Pipeline(tmp_path / "index", encoder, time_aware=False), questions, 0.5).report()
+    assert timed["P@1"] > plain["P@1"] + 0.25 and timed["R@5"] == 1.0
