@@ -29,7 +29,7 @@ class Settings(BaseSettings):
     min_confidence: float = Field(MIN_CONFIDENCE, gt=0, lt=1,
                                   description="answer only when P(answerable) reaches this")
     max_file_mb: float = Field(20, gt=0, description="larger input files are skipped")
-    backend: str = Field(DEFAULT_BACKEND, description="embedding backend: onnx-int8, onnx (fp32) or torch")
+    backend: str = Field(DEFAULT_BACKEND, description="embedding backend: onnx, onnx-int8 or torch")
     telegram_bot_token: SecretStr | None = Field(
         None, validation_alias=AliasChoices("TELEGRAM_BOT_TOKEN", "NEWSDESK_TELEGRAM_BOT_TOKEN"))
     telegram_base_url: str | None = Field(None, description="another Bot API server, e.g. a local one")
