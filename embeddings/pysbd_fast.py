@@ -2,9 +2,10 @@
 
 pysbd runs a case-insensitive regex over the paragraph for each of its 188 abbreviations that occurs
 anywhere as a substring ("a", "no", "co" occur in nearly every paragraph), then one substitution per
-match, most of them repeats; that scan was 55% of its time. Here the words of the paragraph are indexed
-once, each distinct match is substituted once with a compiled pattern, and anything the index cannot
-decide exactly (dotted abbreviations, a "{", letters that fold to ASCII) goes through pysbd's own code.
+match, most of them repeats or no-ops; that scan was 55% of its time. Here the words right before a
+period are found once, each distinct one substituted once with a compiled pattern, and anything this
+cannot decide exactly (dotted abbreviations, a "{", letters that fold to ASCII) goes through pysbd's
+own code. Splitting the full news corpus: 53 → 22 CPU s.
 tests/embeddings/test_pysbd_fast.py checks the output against pysbd's.
 """
 

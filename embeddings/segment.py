@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+
 from embeddings import pysbd_fast
 from embeddings.models import Article, Passage, Sentence
 
