@@ -32,11 +32,11 @@ _NUMBER = frozenset(_ABBREVIATION.NUMBER_ABBREVIATIONS)
 
 
 @lru_cache(maxsize=4096)
-def _period_rule(abbreviation: str, kind: str) -> re.Pattern:
-    """pysbd's pattern for the period after `abbreviation`, by kind, compiled once."""
-    if kind == "prepositive":
+def _period_rule(abbreviation: str) -> re.Pattern:
+    """pysbd's pattern for the period after `abbreviation` (by its kind), compiled once."""
+    if abbreviation.lower() in _PREPOSITIVE:
         return re.compile(r"(?<=\s{abbr})\.(?=(\s|:\d+))".format(abbr=abbreviation))
-    if kind == "number":
+    if abbreviation.lower() in _NUMBER:
         return re.compile(r"(?<=\s{abbr})\.(?=(\s\d|\s+\())".format(abbr=abbreviation))
     return re.compile(r"(?<=\s{abbr})\.(?=((\.|\:|-|\?|,)|(\s([a-z]|I\s|I'm|I'll|\d|\())))".format(
         abbr=re.escape(abbreviation)))
@@ -44,9 +44,7 @@ def _period_rule(abbreviation: str, kind: str) -> re.Pattern:
 
 def _protect_period(text: str, match: str) -> str:
     """What pysbd's scan_for_replacements does for one match when no capital letter follows it."""
-    key = match.strip().lower()
-    kind = "prepositive" if key in _PREPOSITIVE else "number" if key in _NUMBER else "other"
-    return _period_rule(match.strip(), kind).sub("∯", " " + text)[1:]
+    return _period_rule(match.strip()).sub("∯", " " + text)[1:]
 
 
 def _word_matches(text: str) -> dict[str, list[str]]:
