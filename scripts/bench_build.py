@@ -5,8 +5,9 @@
 The pipeline (reading, cleaning, splitting, embedding, FAISS, SQLite, the atomic write) runs in-process
 with the model already loaded; then the same model encodes the very texts the pipeline embedded, in
 one call. Target: pipeline time ≤ 1.1 × that raw encode. A first, unrecorded round warms the model up
-(ONNX Runtime sizes its memory on first use, which would otherwise fall on the pipeline alone). The index built here is kept in the benchmark
-cache, where bench_incremental/latency/coldstart/memory reuse it.
+(ONNX Runtime sizes its memory on first use, which would otherwise fall on the pipeline alone). The
+index built here is kept in the benchmark cache, where bench_incremental/latency/coldstart/memory
+reuse it.
 """
 
 from __future__ import annotations
