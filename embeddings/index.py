@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from embeddings import database, duplicates, store
+from embeddings import database, duplicates, passage_graph, store
 from embeddings.models import Article, Passage, Sentence
 
 WRITE_ERRORS = (OSError, sqlite3.Error)  # what a full disk or a read-only directory raises while writing
@@ -75,6 +75,8 @@ class IndexWriter:
         for name in (store.SENTENCES_FILE, store.PASSAGES_FILE):
             path = self.staging / name
             self.vectors[name] = faiss.read_index(str(path)) if path.exists() else _empty_vectors(self.dim)
+        graph = self.staging / passage_graph.GRAPH_FILE
+        self.graph = faiss.read_index(str(graph)) if graph.exists() else None
 
     def known_articles(self) -> dict[str, tuple[str, str]]:
         """id → (content hash, origin) of what the index holds now."""
@@ -106,10 +108,20 @@ class IndexWriter:
                 # remove_ids shifts every later vector: once per commit, not once per article.
                 index.remove_ids(np.array(self._doomed[name], dtype=np.int64))
             _write_vectors(index, self.staging / name)
+        self._write_graph()
         manifest = {"model": self.model, "dim": self.dim, "backend": self.backend, **counts}
         _check_counts(manifest, counts, self.vectors, self.root)
         self.committed = store.commit_generation(self.root, self.staging, manifest)
         return self.committed
+
+    def _write_graph(self) -> None:
+        """Keep the passage graph in step with the passages: made, extended, rebuilt or dropped by size."""
+        self.graph = passage_graph.refresh(self.vectors[store.PASSAGES_FILE], self.graph)
+        path = self.staging / passage_graph.GRAPH_FILE
+        if self.graph is None:
+            path.unlink(missing_ok=True)
+        else:
+            _write_vectors(self.graph, path)
 
     def __enter__(self) -> "IndexWriter":
         return self
@@ -138,6 +150,8 @@ class IndexReader:
     db: object
     sentence_vectors: object
     passage_vectors: object
+    passage_graph: object = None  # HNSW over the passages, only in large indexes (embeddings/passage_graph.py)
+    deleted_passages: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
     @classmethod
     def open(cls, root: Path, model: str | None = None, dim: int | None = None,
@@ -167,7 +181,16 @@ class IndexReader:
         except store.IndexError_:
             db.close()
             raise
-        return cls(root, gen.name, manifest, db, vectors[store.SENTENCES_FILE], vectors[store.PASSAGES_FILE])
+        reader = cls(root, gen.name, manifest, db, vectors[store.SENTENCES_FILE], vectors[store.PASSAGES_FILE])
+        if (gen / passage_graph.GRAPH_FILE).exists():
+            reader.passage_graph = faiss.read_index(str(gen / passage_graph.GRAPH_FILE))
+            reader.deleted_passages = passage_graph.tombstones(reader.passage_graph, reader.passage_vectors)
+        return reader
+
+    def search_passages(self, vector: np.ndarray, k: int, allowed: list[int] | None = None):
+        """(scores, ids) of the k passages nearest `vector`, among `allowed` ids if given."""
+        return passage_graph.search(self.passage_vectors, self.passage_graph, self.deleted_passages, vector, k,
+                                    allowed)
 
     def is_stale(self) -> bool:
         """True once a writer has committed a newer generation than the one loaded."""

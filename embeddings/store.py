@@ -5,6 +5,7 @@ Layout of an index directory:
     CURRENT              name of the committed generation (replaced atomically)
     .lock                held by the one process writing
     gen-<time>-<rand>/   manifest.json, index.sqlite, sentences.faiss, passages.faiss
+                         (and passages.hnsw from 150,000 passages on: embeddings/passage_graph.py)
 
 A writer copies the current generation into a new folder, changes it there, syncs it to disk and
 only then points CURRENT at it, so a reader or a crash only ever sees a whole old or whole new index.
@@ -23,6 +24,7 @@ FORMAT_VERSION = 1
 DB_FILE, SENTENCES_FILE, PASSAGES_FILE, MANIFEST_FILE = (
     "index.sqlite", "sentences.faiss", "passages.faiss", "manifest.json",
 )
+GRAPH_FILE = "passages.hnsw"  # embeddings/passage_graph.py
 
 
 class IndexError_(Exception):
@@ -78,7 +80,8 @@ def new_generation(root: Path, copy: bool = True) -> Path:
     name = current_generation(root)
     try:
         if name is not None and copy:
-            for file in (DB_FILE, SENTENCES_FILE, PASSAGES_FILE):
+            graph = [GRAPH_FILE] if (root / name / GRAPH_FILE).exists() else []  # large indexes only
+            for file in (DB_FILE, SENTENCES_FILE, PASSAGES_FILE, *graph):
                 shutil.copyfile(root / name / file, staging / file)
     except BaseException:
         discard_generation(staging)

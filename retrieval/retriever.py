@@ -64,12 +64,7 @@ class HybridRetriever:
 
     def _dense(self, index: IndexReader, question_vector: np.ndarray, allowed: list[int] | None) -> dict[int, Candidate]:
         """Sentences of the top passages (among `allowed` ids, searched inside FAISS); overlaps keep the best score."""
-        params = None
-        if allowed is not None:
-            import faiss
-
-            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(np.array(allowed, dtype=np.int64)))
-        scores, ids = index.passage_vectors.search(question_vector.reshape(1, -1), self.top_passages, params=params)
+        scores, ids = index.search_passages(question_vector, self.top_passages, allowed)
         found = [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
         rows = database.passages_by_id(index.db, [i for i, _ in found])
         best: dict[int, Candidate] = {}

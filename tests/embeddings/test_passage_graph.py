@@ -1,0 +1,72 @@
+"""Passage search by size: past GRAPH_FROM passages an HNSW graph answers, deletes stay out of it."""
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from embeddings import passage_graph, store
+from embeddings.index import IndexReader
+from embeddings.indexer import Indexer
+from embeddings.loaders import load_paths
+from retrieval.pipeline import Pipeline
+from tests.conftest import SAMPLE
+
+QUESTIONS = ["How much will the harbour wall repair cost?", "When does the Ostry tram line open?",
+             "How many homes lost electricity during Storm Orla?", "Who won the coast marathon?"]
+
+
+@pytest.fixture
+def corpus(tmp_path):
+    """A private copy of the sample articles that a test may delete from."""
+    return Path(shutil.copytree(SAMPLE, tmp_path / "articles"))
+
+
+def build(root, folder, encoder):
+    Indexer(root, encoder, show_progress=False).run(load_paths([folder]), prune=[folder])
+    return IndexReader.open(root)
+
+
+def answers(root, encoder) -> list[list[tuple]]:
+    pipeline = Pipeline(root, encoder)
+    return [[(s.text, s.citation.article_id) for s in pipeline.ask(q).sentences] for q in QUESTIONS]
+
+
+def test_large_index_searches_a_graph_with_the_exact_answers(tmp_path, corpus, encoder, monkeypatch):
+    exact = build(tmp_path / "exact", corpus, encoder)
+    assert exact.passage_graph is None, "a small index searches its passages exactly"
+    monkeypatch.setattr(passage_graph, "GRAPH_FROM", 1)
+    graph = build(tmp_path / "graph", corpus, encoder)
+    assert graph.passage_graph is not None and graph.passage_graph.ntotal == graph.passage_vectors.ntotal
+    vector = encoder.encode([QUESTIONS[0]])[0]
+    (g_scores, g_ids), (e_scores, e_ids) = graph.search_passages(vector, 10), exact.search_passages(vector, 10)
+    assert g_ids.tolist() == e_ids.tolist() and np.allclose(g_scores, e_scores, atol=1e-5)
+    assert answers(tmp_path / "graph", encoder) == answers(tmp_path / "exact", encoder)
+
+
+def test_deleted_passages_are_never_found_and_many_deletes_rebuild_the_graph(tmp_path, corpus, encoder,
+                                                                              monkeypatch):
+    monkeypatch.setattr(passage_graph, "GRAPH_FROM", 1)
+    root = tmp_path / "index"
+    before = build(root, corpus, encoder)
+    (corpus / "text" / "ostry-tram-line-opens.txt").unlink()
+    after = build(root, corpus, encoder)
+    assert 0 < len(after.deleted_passages) <= passage_graph.REBUILD_SHARE * after.passage_graph.ntotal
+    assert after.passage_graph.ntotal == before.passage_graph.ntotal, "one small delete leaves tombstones"
+    vector = encoder.encode(["When does the Ostry tram line open?"])[0]
+    _, ids = after.search_passages(vector, after.passage_vectors.ntotal)
+    assert set(ids[0][ids[0] >= 0].tolist()) == set(passage_graph.ids_of(after.passage_vectors).tolist())
+    shutil.rmtree(corpus / "markdown")
+    rebuilt = build(root, corpus, encoder)
+    assert len(rebuilt.deleted_passages) == 0 and rebuilt.passage_graph.ntotal == rebuilt.passage_vectors.ntotal
+
+
+def test_graph_is_dropped_when_the_index_shrinks_below_the_threshold(tmp_path, corpus, encoder, monkeypatch):
+    monkeypatch.setattr(passage_graph, "GRAPH_FROM", 1)
+    root = tmp_path / "index"
+    build(root, corpus, encoder)
+    monkeypatch.setattr(passage_graph, "GRAPH_FROM", 10**6)
+    (corpus / "wire.jsonl").unlink()
+    assert build(root, corpus, encoder).passage_graph is None
+    assert not (store.generation_dir(root) / passage_graph.GRAPH_FILE).exists()
