@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import socket
 import time
+import urllib.request
 from urllib.parse import urljoin, urlsplit
 
 from embeddings.models import Article
@@ -22,16 +23,58 @@ def check_url(url: str, allow_private: bool) -> None:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise FetchError(f"only http:// and https:// URLs can be added, not {url!r}")
-    if allow_private:
-        return
+    if not allow_private:
+        public_addresses(parts.hostname, parts.port or 443)
+
+
+def public_addresses(host: str, port: int) -> list[str]:
+    """The addresses `host` resolves to, if every one of them is public; else FetchError."""
     try:
-        infos = socket.getaddrinfo(parts.hostname, parts.port or 443, proto=socket.IPPROTO_TCP)
+        infos = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
     except socket.gaierror as exc:
-        raise FetchError(f"cannot resolve {parts.hostname}: {exc.strerror}") from None
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0].split("%")[0])
-        if not address.is_global:
-            raise FetchError(f"{parts.hostname} resolves to a non-public address ({address}); refused")
+        raise FetchError(f"cannot resolve {host}: {exc.strerror}") from None
+    addresses = [info[4][0].split("%")[0] for info in infos]
+    for address in addresses:
+        if not ipaddress.ip_address(address).is_global:
+            raise FetchError(f"{host} resolves to a non-public address ({address}); refused")
+    return addresses
+
+
+def _client(url: str, allow_private: bool, timeout: float):
+    """An HTTP client for one request. Unless a proxy from the environment carries it (the proxy then
+    resolves the name), it connects only to an address it has just checked, in the same lookup, so
+    a DNS answer that changes after check_url (DNS rebinding) cannot lead to a private address."""
+    import httpx
+
+    direct = not allow_private and not _proxied(url)
+    return httpx.Client(timeout=timeout, follow_redirects=False, headers={"User-Agent": USER_AGENT},
+                        transport=_public_only_transport() if direct else None)
+
+
+def _proxied(url: str) -> bool:
+    """Whether httpx would send `url` through a proxy named in the environment (HTTP_PROXY, NO_PROXY, ...)."""
+    parts, proxies = urlsplit(url), urllib.request.getproxies()
+    if not (proxies.get(parts.scheme) or proxies.get("all")):
+        return False
+    return not urllib.request.proxy_bypass(parts.hostname or "")
+
+
+def _public_only_transport():
+    """httpx's transport over a connection pool whose every TCP connect goes to a checked public address;
+    TLS still verifies the certificate against the URL's host name."""
+    import httpcore
+    import httpx
+
+    class PublicOnlyBackend(httpcore.SyncBackend):
+        def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
+            address = public_addresses(host, port)[0]
+            return super().connect_tcp(address, port, timeout, local_address, socket_options)
+
+    transport = httpx.HTTPTransport()
+    # httpx takes no network backend, so its pool is replaced by one built with httpcore's public API.
+    transport._pool = httpcore.ConnectionPool(ssl_context=httpx.create_ssl_context(),
+                                              network_backend=PublicOnlyBackend())
+    return transport
 
 
 def download(url: str, *, allow_private: bool, max_bytes: int, timeout: float) -> tuple[str, bytes]:
@@ -39,19 +82,18 @@ def download(url: str, *, allow_private: bool, max_bytes: int, timeout: float) -
     import httpx
 
     deadline = time.monotonic() + timeout
-    with httpx.Client(timeout=timeout, follow_redirects=False, headers={"User-Agent": USER_AGENT}) as client:
-        for _ in range(MAX_REDIRECTS + 1):
-            check_url(url, allow_private)
-            try:
-                with client.stream("GET", url) as response:
-                    if response.is_redirect:
-                        url = urljoin(url, response.headers.get("location", ""))
-                        continue
-                    return url, _read_body(response, url, max_bytes, deadline, timeout)
-            except httpx.TimeoutException:
-                raise FetchError(f"{url} did not answer within {timeout:g} s") from None
-            except httpx.HTTPError as exc:
-                raise FetchError(f"cannot download {url}: {exc}") from None
+    for _ in range(MAX_REDIRECTS + 1):
+        check_url(url, allow_private)
+        try:
+            with _client(url, allow_private, timeout) as client, client.stream("GET", url) as response:
+                if response.is_redirect:
+                    url = urljoin(url, response.headers.get("location", ""))
+                    continue
+                return url, _read_body(response, url, max_bytes, deadline, timeout)
+        except httpx.TimeoutException:
+            raise FetchError(f"{url} did not answer within {timeout:g} s") from None
+        except httpx.HTTPError as exc:
+            raise FetchError(f"cannot download {url}: {exc}") from None
     raise FetchError(f"too many redirects (more than {MAX_REDIRECTS})")
 
 

@@ -29,6 +29,7 @@ class _Site(BaseHTTPRequestHandler):
         """Route by host and path: a proxied PUBLIC_HOST request, a page, or one of the hostile behaviours."""
         parts = urlsplit(self.path)
         self.server.hits.append(self.path)
+        self.server.hosts.append(self.headers.get("Host"))
         if parts.hostname == PUBLIC_HOST and parts.path == "/redirect":
             return self._send(302, b"", Location=f"http://127.0.0.1:{self.server.server_address[1]}/secret")
         if parts.path in ("/story", "/secret"):
@@ -86,7 +87,7 @@ class _QuietServer(ThreadingHTTPServer):
 def site():
     """The local site/proxy; `site.url(path)` and `site.hits`."""
     server = _QuietServer(("127.0.0.1", 0), _Site)
-    server.daemon_threads, server.hits = True, []
+    server.daemon_threads, server.hits, server.hosts = True, [], []
     server.url = lambda path: f"http://127.0.0.1:{server.server_address[1]}{path}"
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield server
@@ -154,6 +155,38 @@ def test_add_follows_a_public_page_but_not_its_redirect_to_loopback(public_name,
     with pytest.raises(fetch.FetchError, match=r"127\.0\.0\.1 resolves to a non-public address"):
         fetch.fetch_article(f"http://{PUBLIC_HOST}/redirect")
     assert not any(hit.endswith("/secret") for hit in site.hits)
+
+
+@pytest.fixture
+def no_proxy(monkeypatch):
+    """No proxy in the environment: newsdesk connects to the page's host itself."""
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_add_connects_only_to_an_address_it_checked_so_dns_rebinding_is_refused(monkeypatch, site, no_proxy):
+    """The name resolves to a public address when /add checks it and to loopback a moment later."""
+    port, real, answers = site.server_address[1], socket.getaddrinfo, iter([PUBLIC_ADDRESS])
+
+    def rebinding(host, *args, **kwargs):
+        if host == "rebind.example.com":
+            return [(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", (next(answers, "127.0.0.1"), port))]
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", rebinding)
+    hits = len(site.hits)
+    refused = r"rebind\.example\.com resolves to a non-public address \(127\.0\.0\.1\)"
+    with pytest.raises(fetch.FetchError, match=refused):
+        fetch.fetch_article(f"http://rebind.example.com:{port}/story")
+    assert len(site.hits) == hits, "nothing may reach the private address"
+
+
+def test_a_direct_download_goes_to_the_checked_address_under_the_page_host_name(monkeypatch, site, no_proxy):
+    port = site.server_address[1]
+    # The policy is stubbed so that the local site can play a public one; the connection is real.
+    monkeypatch.setattr(fetch, "public_addresses", lambda host, port: ["127.0.0.1"])
+    article = fetch.fetch_article(f"http://{PUBLIC_HOST}:{port}/story")
+    assert "Kittiwake" in article.title and site.hosts[-1] == f"{PUBLIC_HOST}:{port}"
 
 
 @pytest.mark.parametrize("path, message", [("/big", "larger than the 0.125 MB limit"),
