@@ -75,7 +75,7 @@ class IndexWriter:
         for name in (store.SENTENCES_FILE, store.PASSAGES_FILE):
             path = self.staging / name
             self.vectors[name] = faiss.read_index(str(path)) if path.exists() else _empty_vectors(self.dim)
-        graph = self.staging / passage_graph.GRAPH_FILE
+        graph = self.staging / store.GRAPH_FILE
         self.graph = faiss.read_index(str(graph)) if graph.exists() else None
 
     def known_articles(self) -> dict[str, tuple[str, str]]:
@@ -117,7 +117,7 @@ class IndexWriter:
     def _write_graph(self) -> None:
         """Keep the passage graph in step with the passages: made, extended, rebuilt or dropped by size."""
         self.graph = passage_graph.refresh(self.vectors[store.PASSAGES_FILE], self.graph)
-        path = self.staging / passage_graph.GRAPH_FILE
+        path = self.staging / store.GRAPH_FILE
         if self.graph is None:
             path.unlink(missing_ok=True)
         else:
@@ -182,8 +182,8 @@ class IndexReader:
             db.close()
             raise
         reader = cls(root, gen.name, manifest, db, vectors[store.SENTENCES_FILE], vectors[store.PASSAGES_FILE])
-        if (gen / passage_graph.GRAPH_FILE).exists():
-            reader.passage_graph = faiss.read_index(str(gen / passage_graph.GRAPH_FILE))
+        if (gen / store.GRAPH_FILE).exists():
+            reader.passage_graph = faiss.read_index(str(gen / store.GRAPH_FILE))
             reader.deleted_passages = passage_graph.tombstones(reader.passage_graph, reader.passage_vectors)
         return reader
 

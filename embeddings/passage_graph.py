@@ -2,7 +2,7 @@
 
 The exact passage vectors (passages.faiss) stay the record: they give exact scores, take deletes and
 rebuild the graph. From GRAPH_FROM passages on, each commit also keeps an HNSW graph over them
-(passages.hnsw). FAISS's HNSW cannot remove ids, so a deleted passage stays in the graph as a
+(passages.hnsw, store.GRAPH_FILE). FAISS's HNSW cannot remove ids, so a deleted passage stays in the graph as a
 tombstone (an id the exact vectors no longer hold): searches exclude tombstones, and the graph is
 rebuilt once they pass REBUILD_SHARE of it. Measurements and the choice: docs/scaling.md.
 """
@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from embeddings.store import GRAPH_FILE
 # `ask` takes 35 ms at p50 over 55,839 passages and exact search adds 12 ms per 100,000 more
 # (bench_latency.py, bench_faiss.py): the 50 ms target is crossed near 180,000; switch before it.
 GRAPH_FROM = 150_000
@@ -55,9 +54,11 @@ def search(exact, graph, deleted: np.ndarray, vector: np.ndarray, k: int,
     import faiss
 
     query = vector.reshape(1, -1)
-    if graph is None or allowed is not None:
-        only = None if allowed is None else faiss.IDSelectorBatch(np.array(allowed, dtype=np.int64))
-        return exact.search(query, k, params=faiss.SearchParameters(sel=only) if only else None)
+    if allowed is not None:
+        only = faiss.IDSelectorBatch(np.array(allowed, dtype=np.int64))
+        return exact.search(query, k, params=faiss.SearchParameters(sel=only))
+    if graph is None:
+        return exact.search(query, k)
     batch = faiss.IDSelectorBatch(deleted) if len(deleted) else None
     skip = faiss.IDSelectorNot(batch) if batch is not None else None
     return graph.search(query, k, params=faiss.SearchParametersHNSW(efSearch=EF_SEARCH, sel=skip))

@@ -69,4 +69,4 @@ def test_graph_is_dropped_when_the_index_shrinks_below_the_threshold(tmp_path, c
     monkeypatch.setattr(passage_graph, "GRAPH_FROM", 10**6)
     (corpus / "wire.jsonl").unlink()
     assert build(root, corpus, encoder).passage_graph is None
-    assert not (store.generation_dir(root) / passage_graph.GRAPH_FILE).exists()
+    assert not (store.generation_dir(root) / store.GRAPH_FILE).exists()
