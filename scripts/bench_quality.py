@@ -1,11 +1,18 @@
-"""Answer quality through the product: `newsdesk eval` on ReQA-SQuAD, the off-corpus split and SQuAD 2.0.
+"""Answer quality through the product: `newsdesk eval` on SQuAD, the chat set, WikiQA, TrecQA and a corpus-size sweep.
 
-    python scripts/bench_quality.py [--limit N] [--json] [--data DIR]
+    python scripts/bench_quality.py [--only KEY[,KEY]] [--limit N] [--json] [--data DIR]
 
 ReQA-SQuAD: all of SQuAD v1.1 dev, every sentence a candidate (targets P@1 >= 0.72, MRR >= 0.80).
 Off-corpus: half of the v1.1 articles indexed, the questions of both halves asked (target: >= 90%
 of questions about missing articles get "not covered", >= 90% of the others an answer).
 SQuAD 2.0: how often its unanswerable questions still get an answer, at the shipped operating point.
+Chat: the held-out questions and scripted conversations written for newsdesk, over the sample, the
+seed page and the Reuters stories they name, with all BBC articles as distractors.
+WikiQA and TrecQA train (the shipped ranker is not fitted on them): newsdesk against plain dense
+cosine over every sentence (`--baseline dense`).
+Corpus size: SQuAD v1.1 with 1, 4, 24 and 48 of its articles indexed: how often it answers when the
+article is there and when it is not (600 off-corpus questions at most per size).
+Rows that ask about the same articles share one evaluation index; the first of them builds it.
 """
 
 from __future__ import annotations
@@ -14,33 +21,110 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
 
 import _bench
 
-V1 = [f"qa/squad_v1.1_dev.part{i:02d}.jsonl" for i in (1, 2, 3, 4)]
-V2 = [f"qa/squad_v2.0_cs224n_dev.part{i:02d}.jsonl" for i in (1, 2, 3)]
-RUNS = {"ReQA-SQuAD v1.1": (V1, []), "off-corpus (v1.1, half indexed)": (V1, ["--half"]), "SQuAD 2.0 (dev half)": (V2, [])}
+V1, V2 = "qa/squad_v1.1_dev.part*.jsonl", "qa/squad_v2.0_cs224n_dev.part*.jsonl"
+WIKIQA, TRECQA = "qa/wikiqa_train.part*.jsonl", "qa/trecqa_train.part*.jsonl"
+BBC, REUTERS = "articles/bbc_news_2225.part*.jsonl", "articles/reuters21578.part*.jsonl"
+SEED = "seeds/000_abd5cfe2a4579f9a.txt"  # beside the data folder
+CHAT = ("tests/data/chat_questions.test.jsonl", "tests/data/chat_conversations.test.jsonl")
+SIZES = (1, 4, 24, 48)
 COLUMNS = ("P@1", "R@5", "MRR", "citation_accuracy", "answered_when_answerable", "answered_when_off_corpus",
-           "answered_when_impossible", "questions", "latency_ms_p50", "latency_ms_p95", "questions_per_s")
+           "answered_when_impossible", "questions", "articles", "conversation_turns", "turns_right_article",
+           "conversations_all_right", "latency_ms_p50", "latency_ms_p95", "questions_per_s")
 
 
-def run_eval(files: list, extra: list[str], limit: int | None, backend: str) -> dict:
+@dataclass(frozen=True)
+class Row:
+    """One `newsdesk eval` run of the table: its files and flags, and which index it may share."""
+
+    name: str
+    args: tuple[str, ...] = ()
+    shares: str | None = None  # rows with the same value index the same articles
+    note: str | None = None  # why the row is skipped or what it lacks
+
+
+def rows(data: Path) -> dict[str, Row]:
+    """The table's rows by the key `--only` takes."""
+    v1 = _shared(data, V1)
+    table = {
+        "reqa": Row("ReQA-SQuAD v1.1", v1, "squad-v1"),
+        "off-corpus": Row("off-corpus (v1.1, half indexed)", (*v1, "--half")),
+        "squad2": Row("SQuAD 2.0 (dev half)", _shared(data, V2)),
+        "chat": _chat_row(data),
+    }
+    for key, name, pattern in (("wikiqa", "WikiQA train", WIKIQA), ("trecqa", "TrecQA train", TRECQA)):
+        table[key] = Row(name, _shared(data, pattern), key)
+        table[f"{key}-dense"] = Row(f"{name} (dense baseline)", (*table[key].args, "--baseline", "dense"), key)
+    for size in SIZES:
+        table[f"size-{size}"] = Row(f"v1.1, {size} of 48 articles indexed", (*v1, "--indexed", str(size)),
+                                    "squad-v1" if size == 48 else None)
+    return table
+
+
+def _shared(data: Path, pattern: str) -> tuple[str, ...]:
+    """The files of a set in the data folder, in order; exits with a clear message when it is absent."""
+    folder, glob = pattern.rsplit("/", 1)
+    files = sorted((data / folder).glob(glob))
+    if not files:
+        _bench.require(data / pattern)  # exits, naming what is absent
+    return tuple(map(str, files))
+
+
+def _chat_row(data: Path) -> Row:
+    """The held-out chat set over its corpus, on the files of it that exist (others write them)."""
+    present = tuple(f for f in CHAT if (_bench.REPO / f).exists())
+    absent = ", ".join(f for f in CHAT if f not in present)
+    name = "chat (held-out half)"
+    if not present:
+        return Row(name, note=f"skipped: {absent} absent")
+    corpus = ("--articles", *_shared(data, REUTERS), "--distractors", "sample/articles",
+              str(_bench.require(data.parent / SEED)), *_shared(data, BBC))
+    return Row(name, (*present, *corpus), note=f"without {absent} (absent)" if absent else None)
+
+
+def run_eval(row: Row, index_root: Path, limit: int | None, backend: str) -> dict:
     """One `newsdesk eval --json` run as a subprocess, exactly as a user would start it."""
-    cmd = [sys.executable, "-m", "bot.cli", "eval", *map(str, files), "--json", *extra]
+    cmd = [sys.executable, "-m", "bot.cli", "eval", *row.args, "--json"]
+    cmd += ["--index", str(index_root / row.shares)] if row.shares else []
     cmd += ["--limit", str(limit)] if limit else []
     env = {**os.environ, "NEWSDESK_BACKEND": backend}
-    out = subprocess.run(cmd, cwd=_bench.REPO, env=env, capture_output=True, text=True, check=True)
+    out = subprocess.run(cmd, cwd=_bench.REPO, env=env, capture_output=True, text=True)
+    if out.returncode != 0:
+        sys.exit(f"newsdesk eval failed on {row.name}:\n{out.stderr[-3000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def measure(row: Row, index_root: Path, limit: int | None, backend: str) -> dict:
+    """A table row: the eval's figures and its wall time, or the reason it was skipped."""
+    if not row.args:
+        return {"set": row.name, **dict.fromkeys(COLUMNS), "seconds": None, "note": row.note}
+    seconds, report = _bench.timed(run_eval, row, index_root, limit, backend)
+    print(f"{row.name}: {seconds:.0f} s", file=sys.stderr, flush=True)
+    return {"set": row.name, **{c: report.get(c) for c in COLUMNS}, "seconds": round(seconds),
+            **({"note": row.note} if row.note else {})}
+
+
 def main() -> int:
-    args = _bench.parser(__doc__.splitlines()[0], "ask only the first N questions of each set").parse_args()
-    rows = []
-    for name, (parts, extra) in RUNS.items():
-        files = [_bench.require(args.data / part) for part in parts]
-        report = run_eval(files, extra, args.limit, args.backend)
-        rows.append({"set": name, **{c: report.get(c) for c in COLUMNS}})
-    _bench.emit("quality", rows, args.json, backend=args.backend, limit=args.limit)
+    p = _bench.parser(__doc__.splitlines()[0], "ask only the first N questions of each set")
+    p.add_argument("--only", metavar="KEY[,KEY]", help="run only these rows: reqa, off-corpus, squad2, chat, "
+                   "wikiqa, wikiqa-dense, trecqa, trecqa-dense, size-1, size-4, size-24, size-48")
+    args = p.parse_args()
+    table = rows(args.data)
+    keys = args.only.split(",") if args.only else list(table)
+    unknown = [k for k in keys if k not in table]
+    if unknown:
+        sys.exit(f"unknown row {', '.join(unknown)}; the rows are {', '.join(table)}")
+    began = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="newsdesk-bench-quality-") as scratch:
+        results = [measure(table[k], Path(scratch), args.limit, args.backend) for k in keys]
+    _bench.emit("quality", results, args.json, backend=args.backend, limit=args.limit,
+                seconds=round(time.perf_counter() - began))
     return 0
 
 
