@@ -67,7 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--articles-matching", metavar="REGEX",
                    help="also index the --articles whose title matches REGEX (same-subject distractors)")
     p.add_argument("--distractors", nargs="+", type=Path, default=[], metavar="CORPUS",
-                   help="also index every article of these files or folders (no questions are about them)")
+                   help="also index every article of these files or folders, asked about or not "
+                        "(a realistic corpus around the questions' articles)")
     p.add_argument("--ignore-time", action="store_true",
                    help="read time words as plain words (to measure what the time handling adds)")
     p.add_argument("--baseline", choices=["dense"],
