@@ -269,6 +269,13 @@ def article_facts(db: sqlite3.Connection, rowids: Iterable[int]) -> dict[int, tu
     return {rowid: (dt.date.fromisoformat(date) if date else None, length) for rowid, date, length in rows}
 
 
+def article_titles(db: sqlite3.Connection, rowids: Iterable[int]) -> dict[int, str]:
+    """Article rowid → its title (headline evidence for ranking)."""
+    rowids = list(set(rowids))
+    marks = ",".join("?" * len(rowids))
+    return dict(db.execute(f"SELECT rowid, title FROM articles WHERE rowid IN ({marks})", rowids).fetchall())
+
+
 def duplicate_groups(db: sqlite3.Connection, rowids: Iterable[int]) -> dict[int, int]:
     """Article rowid → its near-duplicate group, for those of `rowids` that belong to one."""
     rowids = list(set(rowids))

@@ -3,99 +3,111 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from embeddings import database
 from embeddings.index import IndexReader
-from retrieval.abstention import AnswerabilityModel, shipped_model, term_coverage, term_idf
+from retrieval.abstention import AnswerabilityModel, coverage, shipped_model
 from retrieval.calibration import MIN_CONFIDENCE
 from embeddings.sentence_kinds import STATEMENT
 from retrieval.filters import Filters
 from retrieval.models import Answer, AnswerSentence, Citation, Context
-from retrieval.ranker import FEATURES, LearnedRanker, features, shipped_ranker
-from retrieval.retriever import Candidate, query_terms
+from retrieval.ranker import FEATURES, DenseScores, LearnedRanker, Sentences, features, shipped_ranker
+from retrieval.words import without_topic
+from retrieval.retriever import Candidate
 from retrieval.stories import Quote, collapse, recency_ranks
 
 RRF_K = 60
 # Soft preferences, in the ranker's logit units: enough to reorder close candidates, never enough to
 # lift a weak sentence over one the ranker clearly prefers (its gaps run to several logits).
 FOLLOW_UP_BONUS = RECENCY_BONUS = 2.0
-WINDOW = FEATURES.index("window")
+# Once a question is answered, a further sentence is quoted only while the ranker gives it at least a
+# tenth of the first choice's probability (a logit within ln 10 of it).
+RELATIVE_CUT = math.log(10)
+WINDOW, FOCUS = FEATURES.index("window"), FEATURES.index("focus")
 
 
 class ExtractiveAnswerer:
-    """Rank with a learned ranker over dense, lexical and answer-shape evidence; abstain with a learned model.
+    """Rank with a learned ranker over dense, lexical and answer-type evidence; decide once whether to answer.
 
     dense = (cos(question, sentence) + w · cos(question, passage)) / (1 + w): the passage term lets a
     sentence that leans on its neighbours ("He said ...") rank, the sentence term keeps the quote on topic.
-    It is each sentence's `score`. A sentence is offered only if the abstention model, given its dense
-    score, how much of the question the index holds at all and the best share of the question's words
-    around any one candidate, puts P(answerable) >= `min_confidence`.
+    It is each sentence's `score`. The question is answered when the abstention model puts
+    P(answerable) >= `min_confidence`; then the ranker's first choice is the first sentence quoted, and
+    the others follow while they stay within RELATIVE_CUT of it.
     """
 
-    def __init__(self, min_confidence: float = MIN_CONFIDENCE, passage_weight: float = 0.5,
+    def __init__(self, encoder, min_confidence: float = MIN_CONFIDENCE, passage_weight: float = 0.5,
                  model: AnswerabilityModel | None = None, ranker: LearnedRanker | None = None):
+        self.encoder = encoder  # embeds the question's focus (ranker.py)
         self.min_confidence, self.passage_weight = min_confidence, passage_weight
         self.model = model or shipped_model()
         self.ranker = ranker or shipped_ranker()
 
     def run(self, index: IndexReader, question: str, question_vector: np.ndarray, candidates: list[Candidate],
             top: int = 3, abstain: bool = True, prefer: frozenset[int] = frozenset(),
-            searched: str | None = None, recent: dt.date | None = None, filters: Filters | None = None) -> Answer:
+            searched: str | None = None, recent: dt.date | None = None, filters: Filters | None = None,
+            chance: float = 0.0) -> Answer:
         """The `top` best sentences with citations, or an unanswered Answer when the model says abstain.
 
         Sentences of the articles in `prefer` (row ids; the article a follow-up refers to) get a bonus,
         and so, with `recent` (a vague "latest"), do articles nearer that date. `searched` is the text
-        actually searched for (a follow-up widened with the previous turn's subject); the evidence for
-        answering is measured on it.
+        actually searched for (a follow-up widened with the previous turn's subject); the evidence is
+        measured on it. `chance` is what unrelated questions score on this index (abstention.chance_score).
         Questions, teasers, captions and bylines come after every statement; a sentence repeated in
         duplicate stories is quoted once (`filters` bound which copies may be quoted).
         """
         searched = searched or question
         if not candidates:
             return Answer(question=question, searched=searched, answered=False, confidence=0.0)
-        evidence = self.evidence(index, searched, question_vector, candidates)
-        # A follow-up takes its subject from the previous turn, which found it in the articles: the
-        # window evidence (some place names what is asked) is given; its own words and dense score decide.
-        dense, coverage, window = evidence.dense, evidence.coverage, 1.0 if prefer else evidence.best_window
-        confidence = self.model.probability(float(dense.max()), coverage, window)
-        floor = self.model.min_dense(coverage, window, self.min_confidence) if abstain else -np.inf
-        order = self._order(index, candidates, evidence, prefer, recent)
-        ranked = [(candidates[i], float(dense[i])) for i in order if dense[i] >= floor]
+        judged = self.assess(index, searched, question_vector, candidates, prefer, recent, chance)
+        if abstain and judged.confidence < self.min_confidence:
+            return Answer(question=question, searched=searched, answered=False, confidence=judged.confidence)
+        order = judged.order
+        if abstain:
+            order = [i for i in order if judged.scores[i] >= judged.scores[order[0]] - RELATIVE_CUT]
         where = filters.sql() if filters and not filters.is_empty() else None
-        quotes = collapse(index.db, ranked, top, where)
-        if not quotes:
-            return Answer(question=question, searched=searched, answered=False, confidence=confidence)
+        quotes = collapse(index.db, [(candidates[i], float(judged.evidence.dense[i])) for i in order], top, where)
         rowids = [q.candidate.article_rowid for q in quotes] + [c[0] for q in quotes for c in q.copies]
         articles = database.get_articles_by_rowid(index.db, rowids)
         sentences = [_answer_sentence(index, quote, articles) for quote in quotes]
         return Answer(question=question, searched=searched, answered=True, sentences=sentences,
-                      confidence=confidence)
+                      confidence=judged.confidence)
 
-    def _order(self, index: IndexReader, candidates: list[Candidate], evidence: "Evidence",
-               prefer: frozenset[int], recent: dt.date | None) -> np.ndarray:
-        """Candidate positions, best first: statements before other sentences, then by learned score plus
-        the soft preferences (the article a follow-up refers to, closeness to a vague "latest")."""
-        scores = self.ranker.scores(evidence.features)
-        scores += FOLLOW_UP_BONUS * np.array([c.article_rowid in prefer for c in candidates])
+    def assess(self, index: IndexReader, question: str, question_vector: np.ndarray, candidates: list[Candidate],
+               prefer: frozenset[int] = frozenset(), recent: dt.date | None = None,
+               chance: float = 0.0) -> "Judgement":
+        """The candidates' evidence, their order (best first) and P(answerable) for the first choice."""
+        evidence = self.evidence(index, question, question_vector, candidates)
+        raw = self.ranker.scores(evidence.features)
+        scores = raw + FOLLOW_UP_BONUS * np.array([c.article_rowid in prefer for c in candidates])
         if recent is not None:
             scores += RECENCY_BONUS * _unit(recency_ranks(index.db, candidates, recent, RRF_K))
-        return np.lexsort((-scores, [c.kind != STATEMENT for c in candidates]))
+        order = np.lexsort((-scores, [c.kind != STATEMENT for c in candidates]))
+        answerability = evidence.answerability(raw, order, chance)
+        return Judgement(evidence, scores, order, answerability, self.model.probability(answerability))
 
     def evidence(self, index: IndexReader, question: str, question_vector: np.ndarray,
                  candidates: list[Candidate]) -> "Evidence":
         """Each candidate's dense score and ranking features, and how much of the question the index covers."""
         ids = np.array([c.sentence_id for c in candidates], dtype=np.int64)
-        sentence_scores = index.sentence_vectors.reconstruct_batch(ids) @ question_vector
+        sentence_vectors = index.sentence_vectors.reconstruct_batch(ids)
+        sentence_scores = sentence_vectors @ question_vector
         passage_scores = np.array([c.passage_score for c in candidates])
         dense = (sentence_scores + self.passage_weight * passage_scores) / (1 + self.passage_weight)
-        idf, frequencies = term_idf(index.db, query_terms(question), index.manifest["sentences"])
         windows = database.sentence_windows(index.db, [(c.article_rowid, c.index) for c in candidates])
-        rows = features(question, [c.text for c in candidates], [windows[c.article_rowid, c.index] for c in candidates],
-                        sentence_scores, passage_scores, [c.lexical_rank for c in candidates], dense, idf)
-        return Evidence(dense, term_coverage(idf, frequencies), rows)
+        titles = database.article_titles(index.db, [c.article_rowid for c in candidates])
+        focus = without_topic(question, titles[candidates[int(np.argmax(dense))].article_rowid])
+        focus_scores = sentence_vectors @ self.encoder.encode([focus])[0] if focus != question else sentence_scores
+        scores = DenseScores(sentence_scores, passage_scores, focus_scores, dense)
+        sentences = Sentences([c.text for c in candidates], [windows[c.article_rowid, c.index] for c in candidates],
+                              [titles[c.article_rowid] for c in candidates], [c.article_rowid for c in candidates],
+                              [c.lexical_rank for c in candidates])
+        rows = features(question, sentences, scores)
+        return Evidence(dense, passage_scores, coverage(index.db, question), rows)
 
 
 @dataclass(frozen=True)
@@ -103,13 +115,32 @@ class Evidence:
     """What the answerer knows about the candidates of one question."""
 
     dense: np.ndarray
+    passage_scores: np.ndarray
     coverage: float
     features: np.ndarray
 
-    @property
-    def best_window(self) -> float:
-        """The largest share of the question's words found around any one candidate."""
-        return float(self.features[:, WINDOW].max())
+    def answerability(self, raw_scores: np.ndarray, order: np.ndarray, chance: float) -> dict[str, float]:
+        """The abstention model's evidence (abstention.FEATURES) for the first choice `order[0]`."""
+        first = order[0]
+        rest = np.delete(raw_scores, first)
+        window, focus = self.features[:, WINDOW], self.features[:, FOCUS]
+        return {"top_dense": float(self.dense[first]), "best_dense": float(self.dense.max()),
+                "top_focus": float(focus[first]), "best_focus": float(focus.max()),
+                "dense_excess": float(self.passage_scores.max()) - chance, "coverage": self.coverage,
+                "top_window": float(window[first]), "best_window": float(window.max()),
+                "top_score": float(raw_scores[first]),
+                "margin": float(raw_scores[first] - rest.max()) if len(rest) else 0.0}
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """The answerer's view of one question: evidence, scores with preferences, order and P(answerable)."""
+
+    evidence: Evidence
+    scores: np.ndarray
+    order: np.ndarray
+    answerability: dict[str, float]
+    confidence: float
 
 
 def _unit(values: np.ndarray) -> np.ndarray:

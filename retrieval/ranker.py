@@ -2,60 +2,93 @@
 
 The evidence for each candidate sentence, in FEATURES order:
 - sentence, passage: cosine of the question with the sentence and with its best passage;
+- focus: cosine with the sentence of the question less the words of its story's headline (the headline
+  of the best dense candidate's article): within one story, the lead sentence matches every question
+  about the story, and what tells the right sentence is the rest ("did anyone get hurt");
+- in_article: 1 / (1 + rank) of the sentence among the candidates of its own article, by sentence cosine;
 - lexical: 1 / (1 + BM25 rank) among the lexical matches, 0 when BM25 did not match it;
 - dense_rank: 1 / (1 + rank) by the blended dense score;
-- overlap: IDF-weighted share of the question's content words in the sentence (5-letter prefixes as stems);
-- window: the same share in the sentence with its neighbours, since an answer sentence often leaves
-  the question's subject to the sentence before it ("He said ...");
-- new_number: the sentence holds a number the question does not (an answer to "how many", "when");
-- wants_number: new_number, counted only when the question asks for a number or a time;
-- length: log(1 + words), since very short sentences rarely answer.
-The weights are fitted by scripts/train_ranker.py on half of SQuAD v1.1 dev and shipped in ranker.json:
+- overlap: share of the question's content words (stems, weighted by rarity in English) in the sentence;
+- window: the same share in the sentence with its neighbours and its headline, since an answer sentence
+  often leaves the question's subject to the sentence before it ("He said ...") or to the headline;
+- headline: the same share in the article's title ("who started kestrel robotics" is answered by
+  "Kestrel was founded ... by ...", under a headline that names Kestrel Robotics);
+- type_name, type_place, type_time, type_number: the question asks for that kind of answer (who,
+  where, when, how many) and the sentence holds one beyond the question's words (retrieval/answer_types.py).
+No feature counts length, so a short complete answer ("The line cost $310 million to build.") is not sunk.
+The weights are fitted by scripts/train_ranker.py and shipped in ranker.json (which records the data):
 a softmax over each question's candidates (listwise), since only the order within a question matters.
 """
 
 from __future__ import annotations
 
 import json
-import math
-import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
-FEATURES = ("sentence", "passage", "lexical", "dense_rank", "overlap", "window", "new_number", "wants_number",
-            "length")
+from retrieval.answer_types import TYPES, expected_type, types_held
+from retrieval.words import share, stems, term_weights, words
+
+FEATURES = ("sentence", "passage", "focus", "in_article", "lexical", "dense_rank", "overlap", "window", "headline",
+            *(f"type_{kind}" for kind in TYPES))
 WEIGHTS_FILE = Path(__file__).with_name("ranker.json")
-_NUMBER_QUESTION = re.compile(r"\bhow (many|much|long|old|far|often)\b|\bwhat year\b|\bwhen\b", re.IGNORECASE)
-_WORD = re.compile(r"\w+")
 
 
-def features(question: str, texts: list[str], windows: list[str], sentence_scores: np.ndarray,
-             passage_scores: np.ndarray, lexical_ranks: list[int | None], dense: np.ndarray,
-             idf: dict[str, float]) -> np.ndarray:
-    """One row of FEATURES per candidate sentence (`windows`: each with its neighbours)."""
-    dense_rank = np.empty(len(dense))
-    dense_rank[np.argsort(-dense, kind="stable")] = np.arange(len(dense))
-    total = sum(idf.values()) or 1.0
-    asked_words = set(_WORD.findall(question.lower()))
-    wants_number = bool(_NUMBER_QUESTION.search(question))
+@dataclass(frozen=True)
+class Sentences:
+    """The candidates as the ranker reads them, one entry each."""
+
+    texts: list[str]
+    windows: list[str]  # the sentence with its neighbours
+    titles: list[str]  # its article's headline
+    articles: list[int]  # its article's row id
+    lexical_ranks: list[int | None]
+
+
+def features(question: str, sentences: Sentences, scores: "DenseScores") -> np.ndarray:
+    """One row of FEATURES per candidate sentence."""
+    weights = term_weights(question)
+    asked, asked_words = expected_type(question), set(words(question))
     rows = []
-    for text, window, rank in zip(texts, windows, lexical_ranks):
-        words = _WORD.findall(text.lower())
-        new_number = float(any(any(ch.isdigit() for ch in w) and w not in asked_words for w in words))
-        rows.append((1.0 / (1 + rank) if rank is not None else 0.0, _share(idf, words, total),
-                     _share(idf, _WORD.findall(window.lower()), total), new_number, new_number * wants_number,
-                     math.log1p(len(words))))
-    extra = np.array(rows, dtype=float).reshape(len(texts), 6)
-    return np.column_stack([sentence_scores, passage_scores, extra[:, 0], 1.0 / (1 + dense_rank), extra[:, 1:]])
+    for text, window, title, rank in zip(sentences.texts, sentences.windows, sentences.titles, sentences.lexical_ranks):
+        held = types_held(text, asked_words) if asked else set()
+        rows.append((1.0 / (1 + rank) if rank is not None else 0.0, share(weights, stems(text)),
+                     share(weights, stems(window) | stems(title)), share(weights, stems(title)),
+                     *(float(asked == kind and kind in held) for kind in TYPES)))
+    extra = np.array(rows, dtype=float).reshape(len(sentences.texts), 4 + len(TYPES))
+    within = 1.0 / (1 + _ranks_within(scores.sentence, sentences.articles))
+    return np.column_stack([scores.sentence, scores.passage, scores.focus, within, extra[:, 0],
+                            1.0 / (1 + _ranks(scores.dense)), extra[:, 1:]])
 
 
-def _share(idf: dict[str, float], words: list[str], total: float) -> float:
-    """IDF-weighted share of the question's terms among `words`, matching on 5-letter prefixes."""
-    stems = {w[:5] for w in words}
-    return sum(v for t, v in idf.items() if t[:5] in stems) / total
+@dataclass(frozen=True)
+class DenseScores:
+    """Each candidate's cosines: with the sentence, its best passage, the question's focus, and their blend."""
+
+    sentence: np.ndarray
+    passage: np.ndarray
+    focus: np.ndarray
+    dense: np.ndarray
+
+
+def _ranks(values: np.ndarray) -> np.ndarray:
+    """0-based rank of each value, highest first."""
+    rank = np.empty(len(values))
+    rank[np.argsort(-values, kind="stable")] = np.arange(len(values))
+    return rank
+
+
+def _ranks_within(values: np.ndarray, groups: list[int]) -> np.ndarray:
+    """0-based rank of each value among the values of its group, highest first."""
+    rank = np.empty(len(values))
+    keys = np.array(groups)
+    for group in set(groups):
+        members = np.flatnonzero(keys == group)
+        rank[members] = _ranks(values[members])
+    return rank
 
 
 @dataclass(frozen=True)
@@ -70,6 +103,6 @@ class LearnedRanker:
 
 @lru_cache(maxsize=1)
 def shipped_ranker() -> LearnedRanker:
-    """The weights fitted on SQuAD v1.1 dev (see ranker.json for how and what they scored)."""
+    """The shipped weights (ranker.json says what they were fitted on and what they scored)."""
     saved = json.loads(WEIGHTS_FILE.read_text())
     return LearnedRanker(tuple(saved["weights"][name] for name in FEATURES))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -10,14 +9,7 @@ import numpy as np
 from embeddings import database
 from embeddings.index import IndexReader
 from retrieval.filters import Filters
-
-# Function words carry no evidence for BM25; dropping them also keeps the FTS query short.
-STOPWORDS = frozenset(
-    "a an and are as at be been by did do does for from had has have how in is it its many much of on or "
-    "that the their there these this to was were what when where which who whom whose why will with".split()
-)
-MAX_TERMS = 32
-
+from retrieval.words import query_terms
 
 @dataclass(frozen=True)
 class Candidate:
@@ -33,12 +25,6 @@ class Candidate:
     kind: str
     passage_score: float
     lexical_rank: int | None = None
-
-
-def query_terms(question: str) -> list[str]:
-    """Lower-cased content words of the question, in order, without repeats."""
-    words = re.findall(r"\w+", question.lower())
-    return list(dict.fromkeys(w for w in words if w not in STOPWORDS))[:MAX_TERMS]
 
 
 class HybridRetriever:

@@ -34,12 +34,3 @@ def training_main(doc: str, parts: list[Path], run: Callable[[Path, int | None, 
     if not args.dry_run:
         (REPO / "retrieval" / weights_file).write_text(json.dumps(result, indent=2) + "\n")
     return 0
-
-
-def question_evidence(pipeline, question: str):
-    """(candidates, evidence) for a question exactly as the answerer sees them, or None without candidates."""
-    vector = pipeline.encoder.encode([question])[0]
-    candidates = pipeline.retriever.run(pipeline.index, question, vector)
-    if not candidates:
-        return None
-    return candidates, pipeline.answerer.evidence(pipeline.index, question, vector, candidates)

@@ -1,0 +1,96 @@
+"""What the answerer is fitted on, and where each question's evidence comes from.
+
+Fitting data (never SQuAD v1.1 dev, which stays the held-out ReQA-SQuAD figure):
+- SQuAD 2.0 train, its first 10 articles (../shared/data/qa/, CC BY-SA), with the unanswerable questions;
+- the fit half of this project's chat questions (tests/data/chat_questions.fit.jsonl), asked over the
+  chat corpus: the sample articles, the seed page, all 2,225 BBC articles and the Reuters stories the
+  chat questions name.
+Indexes are built under a work folder and reused (an unchanged article is not embedded again).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from _training import REPO  # also puts the repository on sys.path
+
+SQUAD2_TRAIN = [Path("qa") / f"squad_v2_train_partial_first10articles.part{i:02d}.jsonl" for i in (1, 2)]
+CHAT = REPO / "tests" / "data"
+SEED = Path("..") / "seeds" / "000_abd5cfe2a4579f9a.txt"
+BBC = [Path("articles") / f"bbc_news_2225.part{i:02d}.jsonl" for i in (1, 2)]
+REUTERS = [Path("articles") / f"reuters21578.part{i:02d}.jsonl" for i in range(1, 8)]
+NEEDED = [*SQUAD2_TRAIN, *BBC, *REUTERS]
+
+
+@dataclass
+class Setting:
+    """An index of `articles` and the questions asked of it; `indexed` says which articles are in it."""
+
+    name: str
+    articles: list
+    questions: list
+
+    @property
+    def indexed(self) -> set[str]:
+        return {a.id for a in self.articles}
+
+
+def chat_questions(half: str) -> list:
+    """The chat questions of one half ("fit" or "test"), in the SQuAD schema of retrieval.evaluate."""
+    from retrieval.evaluate import read_qa
+
+    return read_qa([CHAT / f"chat_questions.{half}.jsonl"])[1]
+
+
+def chat_corpus(data: Path) -> dict[str, list]:
+    """The articles the chat questions are asked over (both halves share them): "sample", "seed" and "news"
+    (all BBC articles and the Reuters stories the chat questions name)."""
+    from embeddings.loaders import load_paths
+    from embeddings.models import Article
+
+    def load(paths: list[Path]) -> list:
+        return [a for a in load_paths(paths) if isinstance(a, Article)]
+
+    named = {q.article_id for half in ("fit", "test") for q in chat_questions(half)}
+    return {"sample": load([REPO / "sample" / "articles"]), "seed": load([data / SEED]),
+            "news": load([data / p for p in BBC]) + [a for a in load([data / p for p in REUTERS]) if a.id in named]}
+
+
+def squad2_train(data: Path) -> tuple[list, list]:
+    """SQuAD 2.0 train's first 10 articles and their questions (answerable and not)."""
+    from retrieval.evaluate import read_qa
+
+    return read_qa([data / part for part in SQUAD2_TRAIN])
+
+
+def open_pipeline(work: Path, setting: Setting, encoder):
+    """A pipeline over the setting's index under `work`, built (or brought up to date) first."""
+    from embeddings.indexer import Indexer
+    from retrieval.pipeline import Pipeline
+
+    root = work / setting.name
+    Indexer(root, encoder, show_progress=False).run(setting.articles, prune=[])
+    return Pipeline(root, encoder)
+
+
+def judge(pipeline, question: str):
+    """(candidates, judgement) exactly as the answerer sees a stand-alone question, or None without candidates."""
+    index = pipeline.index
+    vector = pipeline.encoder.encode([question])[0]
+    candidates = pipeline.retriever.run(index, question, vector)
+    if not candidates:
+        return None
+    return candidates, pipeline.answerer.assess(index, question, vector, candidates, chance=pipeline.chance(index))
+
+
+def gold_labels(pipeline, question, candidates) -> list[bool]:
+    """Whether each candidate is a gold sentence: in the question's article and holding an answer span."""
+    row = pipeline.index.db.execute("SELECT rowid FROM articles WHERE id = ?", (question.article_id,)).fetchone()
+    return [row is not None and c.article_rowid == row[0] and any(c.start <= a and b <= c.end for a, b in question.spans)
+            for c in candidates]
+
+
+def every_kth(items: list, limit: int | None) -> list:
+    """An even sample of at most `limit` items (all of them without a limit)."""
+    return items[:: max(1, len(items) // limit)][:limit] if limit else items
