@@ -7,7 +7,8 @@ Off-corpus: half of the v1.1 articles indexed, the questions of both halves aske
 of questions about missing articles get "not covered", >= 90% of the others an answer).
 SQuAD 2.0: how often its unanswerable questions still get an answer, at the shipped operating point.
 Chat: the held-out questions and scripted conversations written for newsdesk, over the sample, the
-seed page and the Reuters stories they name, with all BBC articles as distractors.
+seed page and the Reuters stories they name, with all BBC articles as distractors; and the questions
+again with each collection indexed alone (the others' questions are then off-corpus).
 WikiQA and TrecQA train (the shipped ranker is not fitted on them): newsdesk against plain dense
 cosine over every sentence (`--baseline dense`).
 Corpus size: SQuAD v1.1 with 1, 4, 24 and 48 of its articles indexed: how often it answers when the
@@ -57,6 +58,7 @@ def rows(data: Path) -> dict[str, Row]:
         "off-corpus": Row("off-corpus (v1.1, half indexed)", (*v1, "--half")),
         "squad2": Row("SQuAD 2.0 (dev half)", _shared(data, V2)),
         "chat": _chat_row(data),
+        **_chat_collection_rows(data),
     }
     for key, name, pattern in (("wikiqa", "WikiQA train", WIKIQA), ("trecqa", "TrecQA train", TRECQA)):
         table[key] = Row(name, _shared(data, pattern), key)
@@ -88,6 +90,19 @@ def _chat_row(data: Path) -> Row:
     return Row(name, (*present, *corpus), note=f"without {absent} (absent)" if absent else None)
 
 
+def _chat_collection_rows(data: Path) -> dict[str, Row]:
+    """The held-out chat questions with one collection indexed alone, as a user indexes their own: questions
+    about the others are then off-corpus and should be refused."""
+    questions = CHAT[0]
+    if not (_bench.REPO / questions).exists():
+        return {}
+    seed = str(_bench.require(data.parent / SEED))
+    return {"chat-sample": Row("chat, sample alone (15 articles)", (questions, "--distractors", "sample/articles")),
+            "chat-seed": Row("chat, seed page alone", (questions, "--distractors", seed)),
+            "chat-news": Row("chat, BBC + Reuters alone", (questions, "--articles", *_shared(data, REUTERS),
+                                                          "--distractors", *_shared(data, BBC)))}
+
+
 def run_eval(row: Row, index_root: Path, limit: int | None, backend: str) -> dict:
     """One `newsdesk eval --json` run as a subprocess, exactly as a user would start it."""
     cmd = [sys.executable, "-m", "bot.cli", "eval", *row.args, "--json"]
@@ -105,15 +120,18 @@ def measure(row: Row, index_root: Path, limit: int | None, backend: str) -> dict
     if not row.args:
         return {"set": row.name, **dict.fromkeys(COLUMNS), "seconds": None, "note": row.note}
     seconds, report = _bench.timed(run_eval, row, index_root, limit, backend)
-    print(f"{row.name}: {seconds:.0f} s", file=sys.stderr, flush=True)
-    return {"set": row.name, **{c: report.get(c) for c in COLUMNS}, "seconds": round(seconds),
-            **({"note": row.note} if row.note else {})}
+    result = {"set": row.name, **{c: report.get(c) for c in COLUMNS}, "seconds": round(seconds),
+              **({"note": row.note} if row.note else {})}
+    # Each row as it ends, so an interrupted run keeps what it measured.
+    print(f"{row.name}: {seconds:.0f} s {json.dumps(result)}", file=sys.stderr, flush=True)
+    return result
 
 
 def main() -> int:
     p = _bench.parser(__doc__.splitlines()[0], "ask only the first N questions of each set")
     p.add_argument("--only", metavar="KEY[,KEY]", help="run only these rows: reqa, off-corpus, squad2, chat, "
-                   "wikiqa, wikiqa-dense, trecqa, trecqa-dense, size-1, size-4, size-24, size-48")
+                   "chat-sample, chat-seed, chat-news, wikiqa, wikiqa-dense, trecqa, trecqa-dense, size-1, size-4, "
+                   "size-24, size-48")
     args = p.parse_args()
     table = rows(args.data)
     keys = args.only.split(",") if args.only else list(table)
