@@ -1,13 +1,26 @@
-"""Should this question be answered at all? A small logistic model over three pieces of evidence.
+"""Should this question be answered at all? A small logistic model over evidence that keeps its meaning
+whatever the size of the index.
 
-- dense: how similar the best candidate sentence is to the question (the answerer's dense score);
-- coverage: the IDF-weighted share of the question's content words found anywhere in the index
-  ("chess", "opera": a question about a missing story names things the articles never mention);
-- window: the largest IDF-weighted share of the question's words that one candidate sentence and its
-  neighbours hold (the ranker's "window" feature). A question about a missing story may find a
-  sentence that sounds alike, but no place in the articles that names what it asks about.
-
-The weights are learned by scripts/train_abstention.py and shipped in abstention.json beside this file.
+Per question, in FEATURES order:
+- top_dense, best_dense: the dense score of the ranker's first choice, and the best over all candidates;
+- top_focus, best_focus: the same for the question's focus (ranker.py: the question less its story's
+  headline words): a near miss ("how much is a monthly tram pass") finds its story but no sentence
+  about what it asks of it;
+- dense_excess: the best passage score minus what unrelated questions (unrelated_questions.txt) score on
+  this same index: in a large index everything finds some sentence that sounds alike, in a small one
+  nothing does, and the difference is what the question itself earns;
+- coverage: the share of the question's content words (weighted by rarity in English) found anywhere in
+  the index ("chess", "opera": a question about a missing story names things the articles never mention);
+- missing, unsupported: how rare in English the rarest question word is that the index holds nowhere,
+  and that the first choice with its neighbours and headline lacks ("chess" in a question about a
+  chess championship, asked of articles about a rowing one): one rare word missing weighs more than
+  its share of the question says;
+- top_window, best_window: that share in the first choice with its neighbours and headline, and the best
+  such share over the candidates: a question about a missing story may find a sentence that sounds
+  alike, but no place in the articles that names what it asks about;
+- top_score, margin: the ranker's logit for its first choice and its lead over the second.
+The weights are fitted by scripts/train_abstention.py on indexes of many sizes and shipped in
+abstention.json beside this file, which records the data.
 """
 
 from __future__ import annotations
@@ -18,46 +31,60 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
+
 from embeddings import database
+from retrieval.words import query_terms, rarity, stem, stems
 
 WEIGHTS_FILE = Path(__file__).with_name("abstention.json")
+UNRELATED_FILE = Path(__file__).with_name("unrelated_questions.txt")
+FEATURES = ("top_dense", "best_dense", "top_focus", "best_focus", "dense_excess", "coverage", "missing", "top_window",
+            "best_window", "unsupported", "top_score", "margin")
 
 
-def term_idf(db, terms: list[str], sentence_count: int) -> tuple[dict[str, float], dict[str, int]]:
-    """Each term's IDF over the index's sentences, and how many sentences hold it."""
-    frequencies = database.document_frequencies(db, terms)
-    return {t: math.log((sentence_count + 1) / (frequencies[t] + 0.5)) for t in terms}, frequencies
+def coverage(db, question: str) -> tuple[float, float]:
+    """The rarity-weighted share of the question's content words that some sentence of the index holds
+    (1.0 without any), and the rarity of the rarest word it holds nowhere (0.0 when none is missing)."""
+    terms = query_terms(question)
+    found = database.document_frequencies(db, terms, cap=1)
+    total = sum(rarity(t) for t in terms)
+    share = sum(rarity(t) for t in terms if found[t]) / total if total > 0 else 1.0
+    return share, max((rarity(t) for t in terms if not found[t]), default=0.0)
 
 
-def term_coverage(idf: dict[str, float], frequencies: dict[str, int]) -> float:
-    """IDF-weighted fraction of the terms found in the index (1.0 when the question has no content words)."""
-    total = sum(idf.values())
-    return sum(v for t, v in idf.items() if frequencies[t] > 0) / total if total > 0 else 1.0
+def unsupported(question: str, support: str) -> float:
+    """The rarity of the rarest content word of the question that `support` (a sentence with its neighbours
+    and headline) lacks, stems compared; 0.0 when it lacks none."""
+    held = stems(support)
+    return max((rarity(t) for t in query_terms(question) if stem(t) not in held), default=0.0)
+
+
+def unrelated_questions() -> list[str]:
+    """Questions no news collection is about: what they score on an index is its level of chance similarity."""
+    return [line.strip() for line in UNRELATED_FILE.read_text().splitlines() if line.strip()]
+
+
+def chance_score(index, vectors: np.ndarray) -> float:
+    """The median best passage score of the unrelated questions' `vectors` on `index` (0 when it is empty)."""
+    if index.passage_vectors.ntotal == 0:
+        return 0.0
+    return float(np.median([index.search_passages(v, 1)[0][0][0] for v in vectors]))
 
 
 @dataclass(frozen=True)
 class AnswerabilityModel:
-    """P(answerable) = sigmoid(bias + w_dense · dense + w_coverage · coverage + w_window · window)."""
+    """P(answerable) = sigmoid(bias + weights · evidence), the evidence named by FEATURES."""
 
     bias: float
-    w_dense: float
-    w_coverage: float
-    w_window: float
+    weights: tuple[float, ...]
 
-    def probability(self, dense: float, coverage: float, window: float) -> float:
-        return 1.0 / (1.0 + math.exp(-(self._logit_without_dense(coverage, window) + self.w_dense * dense)))
-
-    def min_dense(self, coverage: float, window: float, min_confidence: float) -> float:
-        """The dense score a sentence needs for P(answerable) >= min_confidence, given the other evidence."""
-        logit = math.log(min_confidence / (1.0 - min_confidence))
-        return (logit - self._logit_without_dense(coverage, window)) / self.w_dense
-
-    def _logit_without_dense(self, coverage: float, window: float) -> float:
-        return self.bias + self.w_coverage * coverage + self.w_window * window
+    def probability(self, evidence: dict[str, float]) -> float:
+        logit = self.bias + sum(w * evidence[name] for w, name in zip(self.weights, FEATURES))
+        return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, logit))))
 
 
 @lru_cache(maxsize=1)
 def shipped_model() -> AnswerabilityModel:
     """The weights learned by scripts/train_abstention.py (see abstention.json for where they came from)."""
-    weights = json.loads(WEIGHTS_FILE.read_text())["weights"]
-    return AnswerabilityModel(**weights)
+    saved = json.loads(WEIGHTS_FILE.read_text())
+    return AnswerabilityModel(saved["bias"], tuple(saved["weights"][name] for name in FEATURES))

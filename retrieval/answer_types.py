@@ -78,15 +78,20 @@ def types_held(sentence: str, question_words: set[str]) -> set[str]:
 
 
 def _names(tokens: list[str], question_words: set[str]) -> tuple[bool, bool]:
-    """Whether the sentence has a capitalised run the question lacks, and whether one follows a locative word."""
+    """Whether the sentence has a capitalised run the question lacks that names someone (a person or an
+    organisation), and one that follows a locative word and so names a place ("based in Harrowgate Bay")."""
     name = place = False
+    in_place = False
     for i, token in enumerate(tokens):
         if not _CAPITALISED.fullmatch(token) or (i == 0 and token.lower() in _SENTENCE_OPENERS):
+            in_place = False
             continue
+        before = tokens[i - 1] if i else ""
+        if not _CAPITALISED.fullmatch(before):  # a new run of capitalised words starts here
+            in_place = before.lower() in _LOCATIVE
         word = token.lower().strip(".")
         if word in question_words or word in _CALENDAR or word in _LINKS:
             continue
-        name = True
-        before = tokens[i - 1].lower() if i else ""
-        place = place or before in _LOCATIVE
+        place = place or in_place
+        name = name or not in_place
     return name, place

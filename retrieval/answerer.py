@@ -10,7 +10,7 @@ import numpy as np
 
 from embeddings import database
 from embeddings.index import IndexReader
-from retrieval.abstention import AnswerabilityModel, coverage, shipped_model
+from retrieval.abstention import AnswerabilityModel, coverage, shipped_model, unsupported
 from retrieval.calibration import MIN_CONFIDENCE
 from embeddings.sentence_kinds import STATEMENT
 from retrieval.filters import Filters
@@ -107,17 +107,20 @@ class ExtractiveAnswerer:
                               [titles[c.article_rowid] for c in candidates], [c.article_rowid for c in candidates],
                               [c.lexical_rank for c in candidates])
         rows = features(question, sentences, scores)
-        return Evidence(dense, passage_scores, coverage(index.db, question), rows)
+        supports = [f"{titles[c.article_rowid]}\n{windows[c.article_rowid, c.index]}" for c in candidates]
+        return Evidence(question, dense, passage_scores, coverage(index.db, question), rows, supports)
 
 
 @dataclass(frozen=True)
 class Evidence:
     """What the answerer knows about the candidates of one question."""
 
+    question: str
     dense: np.ndarray
     passage_scores: np.ndarray
-    coverage: float
+    coverage: tuple[float, float]  # abstention.coverage: share found in the index, rarest word missing
     features: np.ndarray
+    supports: list[str]  # each candidate's headline, sentence and neighbours
 
     def answerability(self, raw_scores: np.ndarray, order: np.ndarray, chance: float) -> dict[str, float]:
         """The abstention model's evidence (abstention.FEATURES) for the first choice `order[0]`."""
@@ -126,7 +129,8 @@ class Evidence:
         window, focus = self.features[:, WINDOW], self.features[:, FOCUS]
         return {"top_dense": float(self.dense[first]), "best_dense": float(self.dense.max()),
                 "top_focus": float(focus[first]), "best_focus": float(focus.max()),
-                "dense_excess": float(self.passage_scores.max()) - chance, "coverage": self.coverage,
+                "dense_excess": float(self.passage_scores.max()) - chance, "coverage": self.coverage[0],
+                "missing": self.coverage[1], "unsupported": unsupported(self.question, self.supports[first]),
                 "top_window": float(window[first]), "best_window": float(window.max()),
                 "top_score": float(raw_scores[first]),
                 "margin": float(raw_scores[first] - rest.max()) if len(rest) else 0.0}

@@ -7,12 +7,14 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from retrieval.models import Answer
-from retrieval.retriever import query_terms
+from retrieval.words import MAX_RARITY, query_terms, rarity, stem, stems
 
 # Words that point back at something said before ("what did he say", "when was that").
 BACK_REFERENCES = frozenset("he she it they him her them his hers its their theirs that this those these there "
                             "then".split())
 FOLLOW_UP_OPENERS = ("and ", "but ", "also ", "what about ", "how about ")
+# Words at most this frequent in English (Zipf 5: once in 100,000 words) name a subject.
+TOPICAL_ZIPF = 5.0
 
 
 @dataclass
@@ -48,12 +50,12 @@ class Query:
     prefer: frozenset[str] = frozenset()
 
 
-def is_follow_up(question: str) -> bool:
-    """A question that leans on the previous turn: "and China?", "what did he say?", "when was that?".
+def leans_back(question: str) -> bool:
+    """A question that may lean on the previous turn: "and China?", "what did he say?", "how much rain fell?".
 
     One that names its own subject (a capitalised name after the first word) or has enough content
     words of its own stands alone, even with a pronoun in it; a short one with no name of its own
-    ("How much rain fell?") is read as continuing the conversation.
+    may be continuing the conversation, which `previous_holds_subject` then decides.
     """
     if question.lower().strip().startswith(FOLLOW_UP_OPENERS):
         return True
@@ -63,21 +65,28 @@ def is_follow_up(question: str) -> bool:
     return not names and (len(content) <= 2 or (points_back and len(content) <= 4)) or len(content) <= 1
 
 
+def previous_holds_subject(question: str, previous_article: str) -> bool:
+    """Whether the previous turn's article (its title and text) holds every topical word of the question,
+    the words rarer in English than one in 100,000 (Zipf frequency 5 or less): "was there a storm?" after
+    a story on drones brings in a subject that story lacks and stands alone, while "how much rain fell?"
+    after Storm Orla, or "how long will it last?", stays with the story before."""
+    topical = [t for t in query_terms(question) if rarity(t) >= MAX_RARITY - TOPICAL_ZIPF]
+    held = stems(previous_article)
+    return all(stem(t) in held for t in topical)
+
+
 def _names(question: str) -> list[str]:
     """Capitalised words after the first: the names a question gives its subject ("Storm Orla")."""
     words = re.findall(r"[\w']+", question)
     return [w for w in words[1:] if w[:1].isupper() and w.lower() not in BACK_REFERENCES]
 
 
-def follow_up_query(question: str, conversation: Conversation | None) -> Query:
-    """For a follow-up, add what the previous turn was about and favour the article that answered it.
+def follow_up_query(question: str, previous: Answer) -> Query:
+    """The question widened with what the previous turn was about, favouring the article that answered it.
 
     What it was about is the names in the previous (widened) question, or its content words when it
     named nothing: "How much rain fell?" after a question on Storm Orla searches "... Storm Orla".
     """
-    previous = conversation.last_answered() if conversation else None
-    if previous is None or not is_follow_up(question):
-        return Query(question)
     own = set(query_terms(question))
     before = previous.searched or previous.question
     borrowed = [w for w in dict.fromkeys(_names(before) or query_terms(before)) if w.lower() not in own]

@@ -14,7 +14,9 @@ from embeddings.models import Article
 from embeddings.segment import paragraph_spans
 from retrieval.answerer import ExtractiveAnswerer
 from retrieval.calibration import MIN_CONFIDENCE
-from retrieval.conversation import Conversation, follow_up_query
+from retrieval.abstention import chance_score, unrelated_questions
+from retrieval.conversation import (Conversation, Query, follow_up_query, leans_back,
+                                   previous_holds_subject)
 from retrieval.filters import Filters, parse_inline
 from retrieval.models import Answer
 from retrieval.retriever import HybridRetriever
@@ -34,6 +36,16 @@ class SentenceContext(NamedTuple):
     paragraph: tuple[int, int]
 
 
+class _Asked(NamedTuple):
+    """What was asked, besides the text searched: how many sentences, whether to abstain, the bounds."""
+
+    question: str
+    top: int
+    abstain: bool
+    filters: Filters
+    recent: dt.date | None
+
+
 class Pipeline:
     """Question → retriever → answerer → Answer, over the index at `index_dir`.
 
@@ -46,9 +58,11 @@ class Pipeline:
         self.index_dir = Path(index_dir)
         self.encoder = encoder or make_encoder()
         self.retriever = HybridRetriever(top_passages)
-        self.answerer = ExtractiveAnswerer(min_confidence, passage_weight)
+        self.answerer = ExtractiveAnswerer(self.encoder, min_confidence, passage_weight)
         self.time_aware = time_aware  # False reads time words as plain words (for measuring what they add)
         self._index: IndexReader | None = None
+        self._unrelated = None  # vectors of abstention.unrelated_questions(), embedded on first use
+        self._chance: tuple[str, float] | None = None
         self._lock = threading.Lock()
 
     @property
@@ -69,8 +83,9 @@ class Pipeline:
 
         `since:`/`until:`/`source:` words in the question add to `filters`, and so do explicit time
         words ("in March", "yesterday", resolved against `as_of`, today by default); vague ones
-        ("latest", "this week") favour recent articles instead. A follow-up question borrows the
-        previous turn's key words and favours the article that answered it.
+        ("latest", "this week") favour recent articles instead. A question that leans on the previous
+        turn, and finds its words better there than anywhere else, borrows that turn's key words and
+        favours the article that answered it.
         """
         question, inline = parse_inline(" ".join(question.split())[:MAX_QUESTION_CHARS])
         timed = parse_time(question, as_of) if self.time_aware else TimeQuery(question, Filters())
@@ -79,15 +94,38 @@ class Pipeline:
         if not question:
             answer = Answer(question=question, answered=False)
         else:
-            query = follow_up_query(timed.text, conversation)
-            vector = self.encoder.encode([query.text[:MAX_QUESTION_CHARS]])[0]
-            candidates = self.retriever.run(index, query.text, vector, filters)
-            prefer = database.article_rowids(index.db, query.prefer)
-            answer = self.answerer.run(index, question, vector, candidates, top=top, abstain=abstain,
-                                       prefer=prefer, searched=query.text, recent=timed.recent, filters=filters)
+            previous = conversation.last_answered() if conversation else None
+            follows = previous is not None and self._follows(index, timed.text, previous)
+            query = follow_up_query(timed.text, previous) if follows else Query(timed.text)
+            answer = self._answer(index, _Asked(question, top, abstain, filters, timed.recent), query)
         if conversation is not None:
             conversation.add(answer)
         return answer
+
+    def _answer(self, index: IndexReader, asked: "_Asked", query: Query) -> Answer:
+        """Search for `query` and let the answerer quote or abstain."""
+        vector = self.encoder.encode([query.text[:MAX_QUESTION_CHARS]])[0]
+        candidates = self.retriever.run(index, query.text, vector, asked.filters)
+        prefer = database.article_rowids(index.db, query.prefer)
+        return self.answerer.run(index, asked.question, vector, candidates, top=asked.top, abstain=asked.abstain,
+                                 prefer=prefer, searched=query.text, recent=asked.recent, filters=asked.filters,
+                                 chance=self.chance(index))
+
+    def _follows(self, index: IndexReader, question: str, previous: Answer) -> bool:
+        """Whether a question continues the previous turn: it leans back, and brings no subject of its own
+        that the previous turn's article lacks."""
+        if not leans_back(question):
+            return False
+        article = database.get_article(index.db, previous.sentences[0].citation.article_id)
+        return article is not None and previous_holds_subject(question, f"{article.title}\n{article.text}")
+
+    def chance(self, index: IndexReader) -> float:
+        """What unrelated questions score on this generation of the index (computed once per generation)."""
+        if self._chance is None or self._chance[0] != index.generation:
+            if self._unrelated is None:
+                self._unrelated = self.encoder.encode(unrelated_questions())
+            self._chance = (index.generation, chance_score(index, self._unrelated))
+        return self._chance[1]
 
     def article(self, article_id: str) -> Article | None:
         """The stored article, as quoted from."""

@@ -1,11 +1,19 @@
-"""Fit the abstention model (retrieval/abstention.py) on SQuAD v1.1 dev and write retrieval/abstention.json.
+"""Fit the abstention model (retrieval/abstention.py) on indexes of many sizes and write retrieval/abstention.json.
 
-The off-corpus split of the quality benchmark: every other title of SQuAD v1.1 dev (sorted) is
-indexed, as `newsdesk eval --half` does, and questions about the other titles should get "not
-covered". Titles are dealt alternately into two folds, among the indexed and among the missing
-ones; a logistic regression of "its article is indexed" on (best dense score, coverage, best window share) is
-fitted on the questions of fold 0 and reported on fold 1, articles it never saw, as a curve of
-answered-in-corpus against answered-off-corpus over the confidence threshold.
+The same question must get the same decision whether its article sits in an index of one article or of
+thousands, so the model is fitted on settings of many sizes (scripts/_fitting.py for the data):
+- SQuAD 2.0 train's 10 articles: each alone, 3 of them, 5 of them, all 10. In each, the answerable
+  questions of indexed articles should be answered; those of the other articles (off-corpus) and the
+  unanswerable questions of indexed ones should not.
+- The chat questions' fit half: over the whole chat corpus (2,241 articles; its off-corpus questions should
+  be refused), over the sample articles alone and over the seed page alone (questions about articles
+  not indexed should be refused).
+The SQuAD settings together weigh as much as the chat settings together (as in train_ranker.py: the chat
+questions are the ones the product is for), each setting of a kind the same, and within a setting the
+answerable questions weigh half, the near misses (SQuAD 2.0's unanswerable questions, the chat set's
+off-corpus ones) a quarter and the questions about articles not indexed a quarter.
+Printed and saved: the held-out curve of answered-in-corpus against answered-off-corpus over the
+threshold, on the chat test half in the same three chat settings (never fitted).
 Usage: python scripts/train_abstention.py [--data DIR] [--limit N] [--index-dir DIR] [--dry-run]
 """
 
@@ -17,68 +25,121 @@ from pathlib import Path
 
 import numpy as np
 
-from _training import question_evidence, training_main  # also puts the repository on sys.path
-SQUAD_PARTS = [Path("qa") / f"squad_v1.1_dev.part{i:02d}.jsonl" for i in (1, 2, 3, 4)]
+from _fitting import NEEDED, Setting, chat_corpus, chat_questions, every_kth, judge, open_pipeline, squad2_train
+from _training import training_main
+
+PER_SETTING = 300  # questions of each kind asked per SQuAD setting (an even sample)
 
 
-def features(pipeline, question: str) -> tuple[float, float, float]:
-    """(best dense score, coverage, best window share) as the answerer computes them; zeros without candidates."""
-    found = question_evidence(pipeline, question)
-    if found is None:
-        return 0.0, 0.0, 0.0
-    evidence = found[1]
-    return float(evidence.dense.max()), evidence.coverage, evidence.best_window
+def squad_settings(data: Path, limit: int | None) -> list[Setting]:
+    """SQuAD 2.0 train's articles indexed alone, 3, 5 and 10 at a time, each with its questions."""
+    articles, questions = squad2_train(data)
+    articles = sorted(articles, key=lambda a: a.id)
+    groups = [[a] for a in articles] + [articles[0::3][:3], articles[1::2], articles]
+    settings = []
+    for group in groups:
+        ids = {a.id for a in group}
+        inside = [q for q in questions if q.article_id in ids]
+        outside = [q for q in questions if q.article_id not in ids]
+        asked = every_kth(inside, limit or PER_SETTING) + every_kth(outside, limit or PER_SETTING)
+        settings.append(Setting(f"squad2-train-{'-'.join(sorted(a.id[:12] for a in group))[:80]}", group, asked))
+    return settings
 
 
-def folds(titles: list[str], indexed: set[str]) -> dict[str, int]:
-    """Fold 0 or 1 for each title, alternating separately among indexed and missing titles."""
-    fold = {t: k % 2 for k, t in enumerate(sorted(indexed))}
-    return fold | {t: k % 2 for k, t in enumerate(sorted(set(titles) - indexed))}
+def chat_settings(data: Path, half: str) -> list[Setting]:
+    """The chat questions of one half over the whole chat corpus, the sample alone and the seed page alone."""
+    corpus, questions = chat_corpus(data), chat_questions(half)
+    everything = [a for part in corpus.values() for a in part]
+    return [Setting("chat", everything, questions), Setting("chat-sample", corpus["sample"], questions),
+            Setting("chat-seed", corpus["seed"], questions)]
 
 
-def answered_rates(weights: dict, X: np.ndarray, in_corpus: np.ndarray, threshold: float) -> dict[str, float]:
-    """Share of in-corpus and of off-corpus questions the model would answer at P(answerable) >= threshold."""
-    from retrieval.abstention import AnswerabilityModel
-
-    model = AnswerabilityModel(**weights)
-    answered = np.array([model.probability(*row) >= threshold for row in X])
-    return {"in_corpus": round(float(answered[in_corpus].mean()), 4),
-            "off_corpus": round(float(answered[~in_corpus].mean()), 4)}
+ANSWER, NEAR, AWAY = 0, 1, 2
+# Within a setting: the questions to answer weigh half; those to refuse the other half, split evenly
+# between near misses (about an indexed story, which does not say) and questions about stories not indexed.
+KIND_SHARE = {ANSWER: 0.5, NEAR: 0.25, AWAY: 0.25}
 
 
-def run(data: Path, limit: int | None, index_dir: Path) -> dict:
-    """Index half the titles, compute features for the questions, fit on fold 0 and evaluate on fold 1."""
+def kind(question, setting: Setting) -> int:
+    """ANSWER (its article is indexed and holds the answer), NEAR (no article answers it: SQuAD 2.0's
+    unanswerable questions, the chat set's off-corpus ones) or AWAY (its article is not indexed)."""
+    if question.impossible or not question.spans:
+        return NEAR
+    return ANSWER if question.article_id in setting.indexed else AWAY
+
+
+def evidence_rows(work: Path, settings: list[Setting], encoder) -> list[tuple[np.ndarray, np.ndarray]]:
+    """For each setting, the abstention evidence of its questions and the kind of each (ANSWER, NEAR, AWAY)."""
+    from retrieval.abstention import FEATURES
+
+    out = []
+    for setting in settings:
+        pipeline = open_pipeline(work, setting, encoder)
+        rows, labels = [], []
+        for question in setting.questions:
+            found = judge(pipeline, question.question)
+            rows.append([found[1].answerability[f] for f in FEATURES] if found else [0.0] * len(FEATURES))
+            labels.append(kind(question, setting))
+        out.append((np.array(rows), np.array(labels)))
+    return out
+
+
+def kind_weights(kinds: np.ndarray) -> np.ndarray:
+    """Weights giving each kind of question of one setting its KIND_SHARE (shared out when a kind is absent)."""
+    weights = np.zeros(len(kinds))
+    for value, share in KIND_SHARE.items():
+        chosen = kinds == value
+        weights[chosen] = share / chosen.sum() if chosen.any() else 0.0
+    return weights / weights.sum()
+
+
+def curve(model, rows: list[tuple[np.ndarray, np.ndarray]], names: list[str]) -> list[dict]:
+    """Answered-in-corpus and answered-off-corpus per held-out setting, over the confidence threshold."""
+    from retrieval.abstention import FEATURES
+
+    out = []
+    for threshold in np.round(np.arange(0.1, 0.95, 0.1), 2):
+        point = {"min_confidence": float(threshold)}
+        for name, (X, kinds) in zip(names, rows):
+            y = kinds == ANSWER
+            answered = np.array([model.probability(dict(zip(FEATURES, x))) >= threshold for x in X])
+            point[name] = {"in_corpus": round(float(answered[y].mean()), 4) if y.any() else None,
+                           "off_corpus": round(float(answered[~y].mean()), 4) if (~y).any() else None}
+        out.append(point)
+    return out
+
+
+def run(data: Path, limit: int | None, work: Path) -> dict:
+    """Gather evidence in every fitting setting, fit one logistic model, and draw the held-out curve."""
     from sklearn.linear_model import LogisticRegression
 
     from embeddings.encoder import make_encoder
-    from embeddings.indexer import Indexer
-    from retrieval.evaluate import read_qa
-    from retrieval.pipeline import Pipeline
+    from retrieval.abstention import FEATURES, AnswerabilityModel
 
-    articles, questions = read_qa([data / part for part in SQUAD_PARTS])
-    indexed = {a.id for a in sorted(articles, key=lambda a: a.id)[0::2]}
     encoder = make_encoder()
-    Indexer(index_dir, encoder, show_progress=False).run([a for a in articles if a.id in indexed])
-    pipeline = Pipeline(index_dir, encoder)
-    questions = questions[::max(1, len(questions) // limit)] if limit else questions
-    fold = folds([a.id for a in articles], indexed)
-    X = np.array([features(pipeline, q.question) for q in questions])
-    in_corpus = np.array([q.article_id in indexed for q in questions])
-    fit_rows = np.array([fold[q.article_id] == 0 for q in questions])
-    model = LogisticRegression().fit(X[fit_rows], in_corpus[fit_rows])
-    weights = {"bias": float(model.intercept_[0]), "w_dense": float(model.coef_[0][0]),
-               "w_coverage": float(model.coef_[0][1]), "w_window": float(model.coef_[0][2])}
-    held_out = X[~fit_rows], in_corpus[~fit_rows]
-    curve = [{"min_confidence": t, **answered_rates(weights, *held_out, t)} for t in np.round(np.arange(0.1, 0.95, 0.1), 2)]
-    return {"weights": weights, "trained_on": {
-        "data": "SQuAD v1.1 dev, " + ", ".join(p.name for p in SQUAD_PARTS), "indexed_titles": sorted(indexed),
-        "questions": {"fit": int(fit_rows.sum()), "held_out": int((~fit_rows).sum())},
-        "split": "titles dealt alternately into two folds (indexed and missing separately); fold 0 fits, fold 1 tests",
-        "date": dt.date.today().isoformat()}, "held_out_curve": curve}
+    fitting = squad_settings(data, limit) + chat_settings(data, "fit")
+    rows = evidence_rows(work, fitting, encoder)
+    X = np.vstack([x for x, _ in rows])
+    y = np.concatenate([kinds == ANSWER for _, kinds in rows])
+    chat = [s.name.startswith("chat") for s in fitting]
+    share = [0.5 / (sum(chat) if is_chat else len(chat) - sum(chat)) for is_chat in chat]
+    weights = np.concatenate([kind_weights(kinds) * w for (_, kinds), w in zip(rows, share)])
+    fitted = LogisticRegression(C=1.0, max_iter=5000).fit(X, y, sample_weight=weights * len(X) / weights.sum())
+    model = AnswerabilityModel(float(fitted.intercept_[0]), tuple(map(float, fitted.coef_[0])))
+    held_out = chat_settings(data, "test")
+    return {"bias": model.bias, "weights": dict(zip(FEATURES, model.weights)),
+            "held_out_curve": curve(model, evidence_rows(work, held_out, encoder), [s.name for s in held_out]),
+            "trained_on": {"data": "SQuAD 2.0 train (first 10 articles; CC BY-SA 4.0) indexed 1, 3, 5 and 10 at a "
+                                   "time, and the fit half of this project's chat questions over the chat corpus, "
+                                   "the sample alone and the seed page alone",
+                           "not_fitted_on": "SQuAD v1.1 dev, SQuAD 2.0 dev, WikiQA, TrecQA, the chat test half",
+                           "settings": {s.name: len(s.questions) for s in fitting},
+                           "ranker": "retrieval/ranker.json as of this fit (its scores are evidence here)",
+                           "date": dt.date.today().isoformat()}}
 
 
 def main(argv: list[str] | None = None) -> int:
-    return training_main(__doc__, SQUAD_PARTS, run, "abstention.json", default_limit=None, argv=argv)
+    return training_main(__doc__, NEEDED, run, "abstention.json", default_limit=None, argv=argv)
 
 
 if __name__ == "__main__":

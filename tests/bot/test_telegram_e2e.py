@@ -226,6 +226,18 @@ def test_a_follow_up_in_the_same_chat_then_sources_and_reset(bot, encoder):
     assert bot.say(chat, "/sources", BOB)[0]["text"] == handlers.NO_SOURCES
 
 
+def test_questions_typed_in_lower_case_switch_story_in_one_chat(bot):
+    """As people type them, one after another in one chat: each finds its own story."""
+    chat = BOB["id"]
+    bot.say(chat, "/reset", BOB)
+    for question, quote in [("who started kestrel robotics?", "Aisha Montrose and Felix Harland"),
+                            ("how much did the tram cost", "The line cost $310 million to build."),
+                            ("do kids pay on the tram?", "children under 12 travel free"),
+                            ("which party does the new mayor belong to", "Pauline Marsh of the Green Party")]:
+        [reply] = bot.say(chat, question, BOB)
+        assert quote in reply["text"].split("”")[0], (question, reply["text"])  # the first quoted sentence
+
+
 def test_a_long_answer_is_split_into_accepted_pieces(bot, encoder):
     pieces = bot.say(ANN["id"], f"/ask {LONG_QUESTION}", ANN, done=lambda new: new and new[-1]["reply_markup"])
     assert len(pieces) >= 3 and all(utf16_len(p["text"]) <= 4096 for p in pieces)

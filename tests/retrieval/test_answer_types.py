@@ -36,3 +36,5 @@ def test_dates_places_and_modal_may():
     assert TIME not in held("The council may decide later.", "when will the council decide")
     assert PLACE in held("Gusts were measured on the coast at Saltings Point.", "where were the gusts measured")
     assert PLACE not in held("Gusts were measured by the weather office.", "where were the gusts measured")
+    based = held("Kestrel Robotics, a start-up based in Harrowgate Bay, won permission.", "who started kestrel robotics")
+    assert PLACE in based and NAME not in based  # a place is not who

@@ -2,7 +2,7 @@
 
 import pytest
 
-from retrieval.conversation import Conversation, follow_up_query, is_follow_up
+from retrieval.conversation import Conversation, follow_up_query, leans_back, previous_holds_subject
 from retrieval.models import Answer, AnswerSentence, Citation
 from tests.conftest import SEEDS, assert_quotes_are_exact, require_shared
 
@@ -10,26 +10,30 @@ from tests.conftest import SEEDS, assert_quotes_are_exact, require_shared
 @pytest.mark.parametrize("question", ["When did it open?", "And China?", "What did he say about the harbour?",
                                       "When was that?", "What about the women's race?", "Why?"])
 def test_questions_that_lean_on_the_previous_turn(question):
-    assert is_follow_up(question)
+    assert leans_back(question)
 
 
 @pytest.mark.parametrize("question", ["Who founded Kestrel Robotics?", "What did Tillerson say?",
                                       "Who founded Kestrel Robotics and when did they start?",
                                       "How many homes lost electricity during Storm Orla?"])
 def test_questions_that_stand_alone(question):
-    assert not is_follow_up(question)
+    assert not leans_back(question)
 
 
 def test_follow_up_borrows_key_words_and_prefers_the_cited_article():
     citation = Citation(article_id="a1", title="T", start=0, end=5)
     previous = Answer(question="Who founded Kestrel Robotics?", answered=True,
                       sentences=[AnswerSentence(text="Kestrel", score=0.9, citation=citation)])
-    conversation = Conversation()
-    conversation.add(previous)
-    query = follow_up_query("When did they start?", conversation)
+    query = follow_up_query("When did they start?", previous)
     assert query.text == "When did they start? Kestrel Robotics" and query.prefer == {"a1"}
-    assert follow_up_query("How much rain fell in Storm Orla?", conversation).text == "How much rain fell in Storm Orla?"
-    assert follow_up_query("When did they start?", Conversation()).prefer == frozenset()
+
+
+def test_a_follow_up_must_not_bring_a_subject_the_previous_article_lacks():
+    drones = "Kestrel Robotics to test delivery drones\nThe six-month trial starts on 1 April."
+    assert previous_holds_subject("when does their trial start", drones)
+    assert previous_holds_subject("how long will it last", drones)
+    assert not previous_holds_subject("was there a storm", drones)
+    assert not previous_holds_subject("how much did the tram cost", drones)
 
 
 def run_dialogue(pipeline, turns):
@@ -57,6 +61,19 @@ def test_dialogue_over_the_sample_corpus(sample_pipeline):
         ("How much rain fell?", "wire-2025-1109-storm-orla", ["rain"]),
         ("Where were the gusts measured?", "wire-2025-1109-storm-orla", ["Saltings Point"]),
         ("Who painted the Mona Lisa?", None, []),  # stands alone, and the articles do not say
+    ])
+
+
+def test_a_conversation_that_switches_topic_every_turn_is_not_dragged_back(sample_pipeline):
+    """Typed as people type, in lower case: each question finds its own story, not the previous one."""
+    run_dialogue(sample_pipeline, [
+        ("who started kestrel robotics?", "html/kestrel-robotics-delivery-drones.html", ["Montrose"]),
+        ("how much did the tram cost", "text/ostry-tram-line-opens.txt", ["$310 million"]),
+        ("was there a storm?", "wire-2025-1109-storm-orla", []),
+        ("do kids pay on the tram?", "text/ostry-tram-line-opens.txt", ["children"]),
+        ("which party does the new mayor belong to", "scraped/northline-ostry-mayor-election.txt", ["Green Party"]),
+        ("what did the council decide about the harbour", "wire-2025-0214-harbour-wall", ["voted"]),
+        ("who is the boss of brightmoor", "markdown/brightmoor-battery-funding.md", ["Rahul Menon"]),
     ])
 
 
