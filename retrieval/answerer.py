@@ -90,6 +90,11 @@ class ExtractiveAnswerer:
         answerability = evidence.answerability(raw, order, chance)
         return Judgement(evidence, scores, order, answerability, self.model.probability(answerability))
 
+    def _focus_scores(self, sentence_vectors: np.ndarray, sentence_scores: np.ndarray, question: str,
+                      focus: str) -> np.ndarray:
+        """Cosine of each candidate with the question's focus (its sentence score when the focus is the question)."""
+        return sentence_scores if focus == question else sentence_vectors @ self.encoder.encode([focus])[0]
+
     def evidence(self, index: IndexReader, question: str, question_vector: np.ndarray,
                  candidates: list[Candidate]) -> "Evidence":
         """Each candidate's dense score and ranking features, and how much of the question the index covers."""
@@ -100,9 +105,10 @@ class ExtractiveAnswerer:
         dense = (sentence_scores + self.passage_weight * passage_scores) / (1 + self.passage_weight)
         windows = database.sentence_windows(index.db, [(c.article_rowid, c.index) for c in candidates])
         titles = database.article_titles(index.db, [c.article_rowid for c in candidates])
-        focus = without_topic(question, titles[candidates[int(np.argmax(dense))].article_rowid])
-        focus_scores = sentence_vectors @ self.encoder.encode([focus])[0] if focus != question else sentence_scores
-        scores = DenseScores(sentence_scores, passage_scores, focus_scores, dense)
+        headline = titles[candidates[int(np.argmax(dense))].article_rowid]
+        focus_scores = [self._focus_scores(sentence_vectors, sentence_scores, question, without_topic(question, headline, n))
+                        for n in (False, True)]
+        scores = DenseScores(sentence_scores, passage_scores, *focus_scores, dense)
         sentences = Sentences([c.text for c in candidates], [windows[c.article_rowid, c.index] for c in candidates],
                               [titles[c.article_rowid] for c in candidates], [c.article_rowid for c in candidates],
                               [c.lexical_rank for c in candidates])

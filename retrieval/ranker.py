@@ -5,6 +5,8 @@ The evidence for each candidate sentence, in FEATURES order:
 - focus: cosine with the sentence of the question less the words of its story's headline (the headline
   of the best dense candidate's article): within one story, the lead sentence matches every question
   about the story, and what tells the right sentence is the rest ("did anyone get hurt");
+- focus_names: the same with only the headline's names taken out, which keeps a verb the headline
+  shares with the question ("what did tillerson urge china to do" under "US urges China to ...");
 - in_article: 1 / (1 + rank) of the sentence among the candidates of its own article, by sentence cosine;
 - lexical: 1 / (1 + BM25 rank) among the lexical matches, 0 when BM25 did not match it;
 - dense_rank: 1 / (1 + rank) by the blended dense score;
@@ -32,7 +34,7 @@ import numpy as np
 from retrieval.answer_types import TYPES, expected_type, types_held
 from retrieval.words import share, stems, term_weights, words
 
-FEATURES = ("sentence", "passage", "focus", "in_article", "lexical", "dense_rank", "overlap", "window", "headline",
+FEATURES = ("sentence", "passage", "focus", "focus_names", "in_article", "lexical", "dense_rank", "overlap", "window", "headline",
             *(f"type_{kind}" for kind in TYPES))
 WEIGHTS_FILE = Path(__file__).with_name("ranker.json")
 
@@ -60,7 +62,7 @@ def features(question: str, sentences: Sentences, scores: "DenseScores") -> np.n
                      *(float(asked == kind and kind in held) for kind in TYPES)))
     extra = np.array(rows, dtype=float).reshape(len(sentences.texts), 4 + len(TYPES))
     within = 1.0 / (1 + _ranks_within(scores.sentence, sentences.articles))
-    return np.column_stack([scores.sentence, scores.passage, scores.focus, within, extra[:, 0],
+    return np.column_stack([scores.sentence, scores.passage, scores.focus, scores.focus_names, within, extra[:, 0],
                             1.0 / (1 + _ranks(scores.dense)), extra[:, 1:]])
 
 
@@ -71,6 +73,7 @@ class DenseScores:
     sentence: np.ndarray
     passage: np.ndarray
     focus: np.ndarray
+    focus_names: np.ndarray
     dense: np.ndarray
 
 

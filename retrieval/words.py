@@ -75,11 +75,14 @@ def share(weights: dict[str, float], found: set[str]) -> float:
     return sum(v for t, v in weights.items() if t in found) / total if total > 0 else 1.0
 
 
-def without_topic(question: str, topic: str) -> str:
-    """The question less the words of its topic (stems found in `topic`, e.g. the headline of the story it
-    is about): "did anyone get hurt in storm orla" → "did anyone get hurt in". What is left is what the
-    question asks about that story; the whole question when no word is left or none was removed."""
-    held = stems(topic)
-    kept = [w for w in _WORD.findall(question) if w.lower() in STOPWORDS or stem(w.lower()) not in held]
+def without_topic(question: str, headline: str, names_only: bool = False) -> str:
+    """The question less the words its story's headline holds (compared by stem), or with `names_only` less
+    only the headline's names (its capitalised words): "did anyone get hurt in storm orla" under "Storm
+    Orla brings record rainfall" → "did anyone get hurt in"; "what did tillerson urge china to do" under
+    "US urges China to pressure North Korea" → "what did tillerson to do", or with names only "what did
+    tillerson urge to do". What is left is what the question asks about that story; the whole question
+    when nothing but function words would be left."""
+    topic = {stem(w.lower()) for w in _WORD.findall(headline) if w[:1].isupper() or not names_only}
+    kept = [w for w in _WORD.findall(question) if w.lower() in STOPWORDS or stem(w.lower()) not in topic]
     rest = " ".join(kept)
     return rest if any(w.lower() not in STOPWORDS for w in kept) else question

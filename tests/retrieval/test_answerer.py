@@ -3,7 +3,7 @@ does not depend on how many other articles are indexed."""
 
 import pytest
 
-from tests.conftest import SAMPLE, SEEDS, assert_quotes_are_exact, require_shared
+from tests.conftest import REPO, SAMPLE, SEEDS, assert_quotes_are_exact, require_shared
 from tests.retrieval.test_pipeline import sample_questions, unanswerable_questions
 
 
@@ -55,17 +55,21 @@ def test_abstention_on_a_one_article_index_matches_the_full_sample(tmp_path, enc
 
 
 def test_the_seed_page_alone_answers_paraphrased_questions(tmp_path, encoder):
+    """The chat set's questions about the seed page (both halves), typed as people type, over that page
+    alone, against the targets of the answer-quality issue: at least 90% answered, 85% with a gold sentence
+    first, and at least 90% of the questions about the sample corpus refused."""
     from embeddings.indexer import Indexer
     from embeddings.loaders import load_paths
+    from retrieval.evaluate import gold_rank, read_qa
     from retrieval.pipeline import Pipeline
 
     Indexer(tmp_path / "seed", encoder, show_progress=False).run(load_paths([require_shared(SEEDS)]))
     pipeline = Pipeline(tmp_path / "seed", encoder)
-    for question, words in [("what does tillerson want beijing to do about pyongyang", ["pressure"]),
-                            ("what happened to the american student who was jailed in north korea", ["Warmbier"]),
-                            ("who did the americans meet in washington", ["Chinese"])]:
-        answer = pipeline.ask(question)
-        assert answer.answered, question
-        assert any(w in answer.sentences[0].text for w in words), (question, answer.sentences[0].text)
-    for question in ["how much does a tram ticket cost", "who won the marathon", "what is a good recipe for soup"]:
-        assert not pipeline.ask(question).answered, question
+    questions = read_qa([REPO / "tests" / "data" / f"chat_questions.{half}.jsonl" for half in ("fit", "test")])[1]
+    seed = [q for q in questions if q.article_id == "000_abd5cfe2a4579f9a.txt"]
+    answers = [pipeline.ask(q.question) for q in seed]
+    assert len(seed) >= 15
+    assert sum(a.answered for a in answers) >= 0.9 * len(seed)
+    assert sum(gold_rank(q, a) == 1 for q, a in zip(seed, answers)) >= 0.85 * len(seed)
+    others = [q for q in questions if q.article_id.startswith(("wire-", "html/", "text/"))]
+    assert sum(pipeline.ask(q.question).answered for q in others) <= 0.1 * len(others)
