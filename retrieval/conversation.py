@@ -66,13 +66,12 @@ def leans_back(question: str) -> bool:
 
 
 def previous_holds_subject(question: str, previous_article: str) -> bool:
-    """Whether the previous turn's article (its title and text) holds every topical word of the question,
-    the words rarer in English than one in 100,000 (Zipf frequency 5 or less): "was there a storm?" after
-    a story on drones brings in a subject that story lacks and stands alone, while "how much rain fell?"
-    after Storm Orla, or "how long will it last?", stays with the story before."""
+    """Whether the previous turn's article (its title and text) holds the question's subject: its rarest
+    topical word, one rarer in English than one in 100,000 words (Zipf frequency 5 or less). "was there a
+    storm?" after a story on drones brings a subject that story lacks and stands alone, while "how much
+    rain fell?" after Storm Orla, or "how long will it last?" (no subject of its own), stays with it."""
     topical = [t for t in query_terms(question) if rarity(t) >= MAX_RARITY - TOPICAL_ZIPF]
-    held = stems(previous_article)
-    return all(stem(t) in held for t in topical)
+    return not topical or stem(max(topical, key=rarity)) in stems(previous_article)
 
 
 def _names(question: str) -> list[str]:
