@@ -12,6 +12,8 @@ from retrieval.words import MAX_RARITY, query_terms, rarity, stem, stems
 # Words that point back at something said before ("what did he say", "when was that").
 BACK_REFERENCES = frozenset("he she it they him her them his hers its their theirs that this those these there "
                             "then".split())
+# A person or thing named before: "who is their ceo?" follows up even though "ceo" is not in that story.
+PRONOUNS = frozenset("he she it they him her them his hers its their theirs".split())
 FOLLOW_UP_OPENERS = ("and ", "but ", "also ", "what about ", "how about ")
 # Words at most this frequent in English (Zipf 5: once in 100,000 words) name a subject.
 TOPICAL_ZIPF = 5.0
@@ -63,6 +65,11 @@ def leans_back(question: str) -> bool:
     content = [t for t in query_terms(question) if t not in BACK_REFERENCES]
     points_back = any(w.lower() in BACK_REFERENCES for w in re.findall(r"[\w']+", question))
     return not names and (len(content) <= 2 or (points_back and len(content) <= 4)) or len(content) <= 1
+
+
+def refers_back(question: str) -> bool:
+    """Whether the question holds a personal or possessive pronoun ("their", "she", "it")."""
+    return any(w.lower() in PRONOUNS for w in re.findall(r"[\w']+", question))
 
 
 def previous_holds_subject(question: str, previous_article: str) -> bool:

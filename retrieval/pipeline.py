@@ -16,7 +16,7 @@ from retrieval.answerer import ExtractiveAnswerer
 from retrieval.calibration import MIN_CONFIDENCE
 from retrieval.abstention import chance_score, unrelated_questions
 from retrieval.conversation import (Conversation, Query, follow_up_query, leans_back,
-                                   previous_holds_subject)
+                                   previous_holds_subject, refers_back)
 from retrieval.filters import Filters, parse_inline
 from retrieval.models import Answer
 from retrieval.retriever import HybridRetriever
@@ -112,10 +112,12 @@ class Pipeline:
                                  chance=self.chance(index))
 
     def _follows(self, index: IndexReader, question: str, previous: Answer) -> bool:
-        """Whether a question continues the previous turn: it leans back, and brings no subject of its own
-        that the previous turn's article lacks."""
+        """Whether a question continues the previous turn: it leans back with a pronoun ("who is their ceo?"),
+        or leans back otherwise and brings no subject of its own that the previous turn's article lacks."""
         if not leans_back(question):
             return False
+        if refers_back(question):
+            return True
         article = database.get_article(index.db, previous.sentences[0].citation.article_id)
         return article is not None and previous_holds_subject(question, f"{article.title}\n{article.text}")
 

@@ -28,6 +28,13 @@ def test_follow_up_borrows_key_words_and_prefers_the_cited_article():
     assert query.text == "When did they start? Kestrel Robotics" and query.prefer == {"a1"}
 
 
+def test_a_pronoun_refers_back_even_to_a_subject_the_story_words_differently(sample_pipeline):
+    run_dialogue(sample_pipeline, [
+        ("when does the kestrel drone trial start", "html/kestrel-robotics-delivery-drones.html", ["1 April 2026"]),
+        ("who is their boss", "html/kestrel-robotics-delivery-drones.html", []),
+    ])
+
+
 def test_a_follow_up_must_not_bring_a_subject_the_previous_article_lacks():
     drones = "Kestrel Robotics to test delivery drones\nThe six-month trial starts on 1 April."
     assert previous_holds_subject("when does their trial start", drones)
