@@ -25,7 +25,8 @@ RANK_DEPTH = 100
 class Question:
     """A question with its gold article and answer spans mapped into that article's text.
 
-    `whole_sentences`: the spans are whole candidate sentences (WikiQA, TrecQA), not answer phrases.
+    `whole_sentences`: the spans are whole candidate sentences (WikiQA, TrecQA), not answer phrases,
+    and `answers` their texts.
     """
 
     id: str
@@ -35,6 +36,7 @@ class Question:
     impossible: bool
     question_date: dt.date | None = None
     whole_sentences: bool = False
+    answers: tuple[str, ...] = ()
 
 
 @dataclass
@@ -148,7 +150,7 @@ def _question(record: dict, place: Callable[[int], int]) -> Question:
     return Question(id=str(record["id"]), question=record["question"], article_id=_article_id(record),
                     spans=spans, impossible=bool(record.get("is_impossible")),
                     question_date=dt.date.fromisoformat(asked_on[:10]) if asked_on else None,
-                    whole_sentences="sentence_starts" in record)
+                    whole_sentences="sentence_starts" in record, answers=tuple(record.get("answers") or ()))
 
 
 def evenly(items: list, count: int) -> list:
@@ -226,10 +228,14 @@ def _cites(sentence, article_id: str) -> list:
 def gold_rank(question: Question, answer) -> int | None:
     """1-based rank of the first returned sentence that answers in the gold article.
 
-    A sentence answers when it holds an answer span; where the gold are whole candidate sentences, also
-    when it is part of one (newsdesk's splitter cuts some TrecQA candidates in two).
+    A sentence answers when it holds an answer span. Where the gold are whole candidate sentences, it also
+    answers when it is part of one (newsdesk's splitter cuts some TrecQA candidates in two), or is one
+    word for word from another article (a fifth of TrecQA's questions share a correct sentence with
+    another question's candidates, and which copy ranks first is chance).
     """
     for rank, sentence in enumerate(answer.sentences, start=1):
+        if question.whole_sentences and sentence.text in question.answers:
+            return rank
         for c in _cites(sentence, question.article_id):
             if any(c.start <= a and b <= c.end or question.whole_sentences and a <= c.start and c.end <= b
                    for a, b in question.spans):

@@ -81,18 +81,20 @@ def test_shared_wikiqa_and_trecqa_answers_map_into_their_articles():
         _answers_map(articles, questions, records)
 
 
-def test_a_quote_of_part_of_a_gold_candidate_counts_only_for_sentence_sets():
+def test_part_or_copy_of_a_gold_candidate_counts_only_for_sentence_sets():
     from retrieval.evaluate import Question, gold_rank
     from retrieval.models import Answer, AnswerSentence, Citation
 
-    def answer(start, end):
-        citation = Citation(article_id="a", title="", start=start, end=end)
-        return Answer(question="?", answered=True, sentences=[AnswerSentence(text="x", score=1.0, citation=citation)])
+    def answer(start, end, article_id="a", text="x"):
+        citation = Citation(article_id=article_id, title="", start=start, end=end)
+        return Answer(question="?", answered=True, sentences=[AnswerSentence(text=text, score=1.0, citation=citation)])
 
-    candidate = Question("q", "?", "a", [(10, 50)], False, whole_sentences=True)  # a TrecQA candidate cut in two
-    phrase = Question("q", "?", "a", [(10, 50)], False)  # a SQuAD answer longer than the quote
-    assert gold_rank(candidate, answer(10, 30)) == 1 and gold_rank(candidate, answer(0, 30)) is None
+    candidate = Question("q", "?", "a", [(10, 50)], False, whole_sentences=True, answers=("Young wrote it .",))
+    phrase = Question("q", "?", "a", [(10, 50)], False, answers=("Young wrote it .",))  # a SQuAD answer phrase
+    assert gold_rank(candidate, answer(10, 30)) == 1 and gold_rank(candidate, answer(0, 30)) is None  # cut in two
+    assert gold_rank(candidate, answer(0, 16, "b", "Young wrote it .")) == 1  # the same candidate, another pool
     assert gold_rank(phrase, answer(10, 30)) is None and gold_rank(phrase, answer(5, 60)) == 1
+    assert gold_rank(phrase, answer(0, 16, "b", "Young wrote it .")) is None
 
 
 def test_dense_baseline_ranks_the_nearest_sentence_first(sample_index, sample_pipeline, encoder):
