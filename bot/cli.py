@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from bot.settings import Settings
+from bot.wiring import add_url, open_pipeline
 
 DESCRIPTION = """Ask questions of a collection of news articles. Every answer is made of sentences
 quoted verbatim from the articles, each with a citation you can check."""
@@ -134,18 +135,6 @@ def cmd_index(args, settings: Settings) -> int:
     return 0 if len(existing) == len(args.paths) else 1
 
 
-def add_url(url: str, settings: Settings, encoder=None):
-    """Fetch, extract and index one page (shared by `newsdesk add` and the bot's /add); returns (article, report)."""
-    from embeddings.encoder import make_encoder
-    from embeddings.fetch import fetch_article
-    from embeddings.indexer import Indexer
-
-    article = fetch_article(url, allow_private=settings.allow_private_urls,
-                            max_bytes=int(settings.max_page_mb * 2**20), timeout=settings.fetch_timeout)
-    indexer = Indexer(settings.index, encoder or make_encoder(settings.backend), show_progress=False)
-    return article, indexer.run([article])
-
-
 def cmd_add(args, settings: Settings) -> int:
     """`newsdesk add URL`: the page's title and how many sentences were indexed."""
     from embeddings.fetch import FetchError
@@ -177,14 +166,6 @@ def _filters(args):
     from retrieval.filters import Filters
 
     return Filters(since=args.since, until=args.until, source=args.source)
-
-
-def open_pipeline(settings: Settings):
-    """The retrieval pipeline over the configured index (model loads on first question)."""
-    from embeddings.encoder import make_encoder
-    from retrieval.pipeline import Pipeline
-
-    return Pipeline(settings.index, make_encoder(settings.backend), min_confidence=settings.min_confidence)
 
 
 def cmd_ask(args, settings: Settings) -> int:

@@ -13,6 +13,7 @@ from telegram.request import BaseRequest
 
 from bot import telegram_handlers as handlers
 from bot.settings import Settings
+from bot.wiring import open_pipeline
 
 log = logging.getLogger(__name__)
 
@@ -97,8 +98,6 @@ def _startup_problem(settings: Settings, public: bool) -> str | None:
 
 def run_bot(settings: Settings, public: bool) -> int:
     """Answer Telegram chats by long polling until SIGINT or SIGTERM; 0 after a clean stop."""
-    from bot.cli import open_pipeline
-
     problem = _startup_problem(settings, public)
     if problem:
         print(f"newsdesk telegram: {problem}", file=sys.stderr)

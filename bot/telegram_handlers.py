@@ -26,6 +26,7 @@ from telegram.ext import (
 
 from bot import render
 from bot.settings import Settings
+from bot.wiring import add_url
 from embeddings.fetch import FetchError
 from embeddings.store import IndexError_
 from retrieval.conversation import Conversation
@@ -149,8 +150,6 @@ def source_keyboard(answer: Answer) -> InlineKeyboardMarkup | None:
 
 def add_page(cfg: BotConfig, url: str) -> str:
     """Fetch a page, extract and index its article as `newsdesk add` does; the HTML reply (blocking)."""
-    from bot.cli import add_url
-
     article, report = add_url(url, cfg.settings, cfg.pipeline.encoder)
     log.info("/add %s: %s", url, report.summary())
     title = html.escape(article.title, quote=False)

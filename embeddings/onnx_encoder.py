@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from embeddings.encoder import MODEL_DIM, MODEL_NAME, cpu_cores, packaged_model_path, sorted_batches
+from embeddings.packaged_model import MODEL_DIM, MODEL_NAME, cpu_cores, packaged_model_path, sorted_batches
 
 OPSET = 17
 # What sentence-transformers reads from the model's sentence_bert_config.json (max_seq_length).

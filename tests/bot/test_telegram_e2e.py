@@ -175,8 +175,8 @@ def running_bot(emu: Emulator, index: Path, env: dict, cwd: Path, articles: int,
 
 def local_answer(session: Session, encoder, *questions: str):
     """The answer to the last question, after the others in one conversation, from a pipeline built as
-    the bot builds its own (bot.cli.open_pipeline, default settings): what the bot should have sent."""
-    from bot.cli import open_pipeline
+    the bot builds its own (bot.wiring.open_pipeline, default settings): what the bot should have sent."""
+    from bot.wiring import open_pipeline
     from bot.settings import Settings
     from retrieval.conversation import Conversation
 

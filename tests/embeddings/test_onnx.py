@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from embeddings import onnx_encoder, store
-from embeddings.encoder import make_encoder, sorted_batches
+from embeddings.encoder import make_encoder
+from embeddings.packaged_model import sorted_batches
 from embeddings.index import IndexReader, IndexWriter
 from embeddings.indexer import Indexer
 from embeddings.loaders import load_paths

@@ -1,0 +1,28 @@
+"""Settings → the objects every adapter works through: the pipeline that answers, and the indexer that adds a page.
+
+The CLI and the Telegram bot both build theirs here, so neither imports the other.
+"""
+
+from __future__ import annotations
+
+from bot.settings import Settings
+
+
+def open_pipeline(settings: Settings):
+    """The retrieval pipeline over the configured index (model loads on first question)."""
+    from embeddings.encoder import make_encoder
+    from retrieval.pipeline import Pipeline
+
+    return Pipeline(settings.index, make_encoder(settings.backend), min_confidence=settings.min_confidence)
+
+
+def add_url(url: str, settings: Settings, encoder=None):
+    """Fetch, extract and index one page (shared by `newsdesk add` and the bot's /add); returns (article, report)."""
+    from embeddings.encoder import make_encoder
+    from embeddings.fetch import fetch_article
+    from embeddings.indexer import Indexer
+
+    article = fetch_article(url, allow_private=settings.allow_private_urls,
+                            max_bytes=int(settings.max_page_mb * 2**20), timeout=settings.fetch_timeout)
+    indexer = Indexer(settings.index, encoder or make_encoder(settings.backend), show_progress=False)
+    return article, indexer.run([article])
