@@ -12,7 +12,7 @@ from embeddings.encoder import Encoder, make_encoder
 from embeddings.index import IndexReader
 from embeddings.models import Article
 from embeddings.segment import paragraph_spans
-from retrieval.answerer import ExtractiveAnswerer
+from retrieval.answerer import ExtractiveAnswerer, Judgement
 from retrieval.calibration import MIN_CONFIDENCE
 from retrieval.abstention import chance_score, unrelated_questions
 from retrieval.conversation import (Conversation, Query, follow_up_query, leans_back,
@@ -84,8 +84,8 @@ class Pipeline:
         `since:`/`until:`/`source:` words in the question add to `filters`, and so do explicit time
         words ("in March", "yesterday", resolved against `as_of`, today by default); vague ones
         ("latest", "this week") favour recent articles instead. A question that leans on the previous
-        turn, and finds its words better there than anywhere else, borrows that turn's key words and
-        favours the article that answered it.
+        turn (a pronoun, or no subject that the previous turn's article lacks) borrows that turn's key
+        words and favours the article that answered it.
         """
         question, inline = parse_inline(" ".join(question.split())[:MAX_QUESTION_CHARS])
         timed = parse_time(question, as_of) if self.time_aware else TimeQuery(question, Filters())
@@ -110,6 +110,16 @@ class Pipeline:
         return self.answerer.run(index, asked.question, vector, candidates, top=asked.top, abstain=asked.abstain,
                                  prefer=prefer, searched=query.text, recent=asked.recent, filters=asked.filters,
                                  chance=self.chance(index))
+
+    def judge(self, question: str) -> tuple[list, "Judgement"] | None:
+        """(candidates, judgement) exactly as the answerer sees a stand-alone question with no filters, or
+        None without candidates: what fitting and the tests inspect."""
+        index = self.index
+        vector = self.encoder.encode([question[:MAX_QUESTION_CHARS]])[0]
+        candidates = self.retriever.run(index, question, vector)
+        if not candidates:
+            return None
+        return candidates, self.answerer.assess(index, question, vector, candidates, chance=self.chance(index))
 
     def _follows(self, index: IndexReader, question: str, previous: Answer) -> bool:
         """Whether a question continues the previous turn: it leans back with a pronoun ("who is their ceo?"),

@@ -63,7 +63,7 @@ def features(question: str, sentences: Sentences, scores: "DenseScores") -> np.n
     extra = np.array(rows, dtype=float).reshape(len(sentences.texts), 4 + len(TYPES))
     within = 1.0 / (1 + _ranks_within(scores.sentence, sentences.articles))
     return np.column_stack([scores.sentence, scores.passage, scores.focus, scores.focus_names, within, extra[:, 0],
-                            1.0 / (1 + _ranks(scores.dense)), extra[:, 1:]])
+                            1.0 / (1 + rank_positions(scores.dense)), extra[:, 1:]])
 
 
 @dataclass(frozen=True)
@@ -77,7 +77,7 @@ class DenseScores:
     dense: np.ndarray
 
 
-def _ranks(values: np.ndarray) -> np.ndarray:
+def rank_positions(values: np.ndarray) -> np.ndarray:
     """0-based rank of each value, highest first."""
     rank = np.empty(len(values))
     rank[np.argsort(-values, kind="stable")] = np.arange(len(values))
@@ -90,7 +90,7 @@ def _ranks_within(values: np.ndarray, groups: list[int]) -> np.ndarray:
     keys = np.array(groups)
     for group in set(groups):
         members = np.flatnonzero(keys == group)
-        rank[members] = _ranks(values[members])
+        rank[members] = rank_positions(values[members])
     return rank
 
 

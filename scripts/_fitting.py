@@ -74,16 +74,6 @@ def open_pipeline(work: Path, setting: Setting, encoder):
     return Pipeline(root, encoder)
 
 
-def judge(pipeline, question: str):
-    """(candidates, judgement) exactly as the answerer sees a stand-alone question, or None without candidates."""
-    index = pipeline.index
-    vector = pipeline.encoder.encode([question])[0]
-    candidates = pipeline.retriever.run(index, question, vector)
-    if not candidates:
-        return None
-    return candidates, pipeline.answerer.assess(index, question, vector, candidates, chance=pipeline.chance(index))
-
-
 def gold_labels(pipeline, question, candidates) -> list[bool]:
     """Whether each candidate is a gold sentence: in the question's article and holding an answer span."""
     row = pipeline.index.db.execute("SELECT rowid FROM articles WHERE id = ?", (question.article_id,)).fetchone()

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from _fitting import NEEDED, Setting, chat_corpus, chat_questions, every_kth, judge, open_pipeline, squad2_train
+from _fitting import NEEDED, Setting, chat_corpus, chat_questions, every_kth, open_pipeline, squad2_train
 from _training import training_main
 
 PER_SETTING = 300  # questions of each kind asked per SQuAD setting (an even sample)
@@ -77,7 +77,7 @@ def evidence_rows(work: Path, settings: list[Setting], encoder) -> list[tuple[np
         pipeline = open_pipeline(work, setting, encoder)
         rows, labels = [], []
         for question in setting.questions:
-            found = judge(pipeline, question.question)
+            found = pipeline.judge(question.question)
             rows.append([found[1].answerability[f] for f in FEATURES] if found else [0.0] * len(FEATURES))
             labels.append(kind(question, setting))
         out.append((np.array(rows), np.array(labels)))

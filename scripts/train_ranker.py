@@ -19,8 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-from _fitting import NEEDED, Setting, chat_corpus, chat_questions, every_kth, gold_labels, judge, open_pipeline, squad2_train
+from _fitting import NEEDED, Setting, chat_corpus, chat_questions, every_kth, gold_labels, open_pipeline, squad2_train
 from _training import training_main
+from retrieval.ranker import rank_positions
 
 RRF_K = 60
 L2 = 1e-3
@@ -29,13 +30,12 @@ CHAT_SHARE = 1 / 2
 
 def question_rows(pipeline, question) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
     """Features, gold labels, dense scores and the RRF baseline of one question's candidates."""
-    found = judge(pipeline, question.question)
+    found = pipeline.judge(question.question)
     if found is None:
         return None
     candidates, judgement = found
     evidence = judgement.evidence
-    dense_rank = np.empty(len(candidates))
-    dense_rank[np.argsort(-evidence.dense, kind="stable")] = np.arange(len(candidates))
+    dense_rank = rank_positions(evidence.dense)
     rrf = 1 / (RRF_K + dense_rank) + np.array([1 / (RRF_K + c.lexical_rank) if c.lexical_rank is not None else 0.0
                                                 for c in candidates])
     labels = np.array(gold_labels(pipeline, question, candidates), dtype=float)

@@ -9,10 +9,7 @@ from tests.retrieval.test_pipeline import sample_questions, unanswerable_questio
 
 def first_choice(pipeline, question: str) -> int:
     """The sentence id the answerer ranks first for a stand-alone question."""
-    index = pipeline.index
-    vector = pipeline.encoder.encode([question])[0]
-    candidates = pipeline.retriever.run(index, question, vector)
-    judgement = pipeline.answerer.assess(index, question, vector, candidates, chance=pipeline.chance(index))
+    candidates, judgement = pipeline.judge(question)
     return candidates[judgement.order[0]].sentence_id
 
 
