@@ -112,9 +112,8 @@ class ExtractiveAnswerer:
         sentences = Sentences([c.text for c in candidates], [windows[c.article_rowid, c.index] for c in candidates],
                               [titles[c.article_rowid] for c in candidates], [c.article_rowid for c in candidates],
                               [c.lexical_rank for c in candidates])
-        rows = features(question, sentences, scores)
-        supports = [f"{titles[c.article_rowid]}\n{windows[c.article_rowid, c.index]}" for c in candidates]
-        return Evidence(question, dense, passage_scores, coverage(index.db, question), rows, supports)
+        return Evidence(question, dense, passage_scores, coverage(index.db, question),
+                        features(question, sentences, scores), sentences)
 
 
 @dataclass(frozen=True)
@@ -126,7 +125,7 @@ class Evidence:
     passage_scores: np.ndarray
     coverage: tuple[float, float]  # abstention.coverage: share found in the index, rarest word missing
     features: np.ndarray
-    supports: list[str]  # each candidate's headline, sentence and neighbours
+    sentences: Sentences
 
     def answerability(self, raw_scores: np.ndarray, order: np.ndarray, chance: float) -> dict[str, float]:
         """The abstention model's evidence (abstention.FEATURES) for the first choice `order[0]`."""
@@ -136,10 +135,15 @@ class Evidence:
         return {"top_dense": float(self.dense[first]), "best_dense": float(self.dense.max()),
                 "top_focus": float(focus[first]), "best_focus": float(focus.max()),
                 "dense_excess": float(self.passage_scores.max()) - chance, "coverage": self.coverage[0],
-                "missing": self.coverage[1], "unsupported": unsupported(self.question, self.supports[first]),
+                "missing": self.coverage[1], "unsupported": self._unsupported(first),
                 "top_window": float(window[first]), "best_window": float(window.max()),
                 "top_score": float(raw_scores[first]),
                 "margin": float(raw_scores[first] - rest.max()) if len(rest) else 0.0}
+
+
+    def _unsupported(self, i: int) -> float:
+        """abstention.unsupported for candidate `i`: against its headline, sentence and neighbours."""
+        return unsupported(self.question, f"{self.sentences.titles[i]}\n{self.sentences.windows[i]}")
 
 
 @dataclass(frozen=True)

@@ -9,11 +9,10 @@ from dataclasses import dataclass, field
 from retrieval.models import Answer
 from retrieval.words import MAX_RARITY, query_terms, rarity, stem, stems
 
-# Words that point back at something said before ("what did he say", "when was that").
-BACK_REFERENCES = frozenset("he she it they him her them his hers its their theirs that this those these there "
-                            "then".split())
 # A person or thing named before: "who is their ceo?" follows up even though "ceo" is not in that story.
 PRONOUNS = frozenset("he she it they him her them his hers its their theirs".split())
+# Words that point back at something said before ("what did he say", "when was that").
+BACK_REFERENCES = PRONOUNS | frozenset("that this those these there then".split())
 FOLLOW_UP_OPENERS = ("and ", "but ", "also ", "what about ", "how about ")
 # Words at most this frequent in English (Zipf 5: once in 100,000 words) name a subject.
 TOPICAL_ZIPF = 5.0
@@ -57,19 +56,19 @@ def leans_back(question: str) -> bool:
 
     One that names its own subject (a capitalised name after the first word) or has enough content
     words of its own stands alone, even with a pronoun in it; a short one with no name of its own
-    may be continuing the conversation, which `previous_holds_subject` then decides.
+    may be continuing the conversation, which `refers_back` and `previous_holds_subject` then decide.
     """
     if question.lower().strip().startswith(FOLLOW_UP_OPENERS):
         return True
     names = _names(question)
     content = [t for t in query_terms(question) if t not in BACK_REFERENCES]
-    points_back = any(w.lower() in BACK_REFERENCES for w in re.findall(r"[\w']+", question))
+    points_back = any(w.lower() in BACK_REFERENCES for w in _tokens(question))
     return not names and (len(content) <= 2 or (points_back and len(content) <= 4)) or len(content) <= 1
 
 
 def refers_back(question: str) -> bool:
     """Whether the question holds a personal or possessive pronoun ("their", "she", "it")."""
-    return any(w.lower() in PRONOUNS for w in re.findall(r"[\w']+", question))
+    return any(w.lower() in PRONOUNS for w in _tokens(question))
 
 
 def previous_holds_subject(question: str, previous_article: str) -> bool:
@@ -83,8 +82,12 @@ def previous_holds_subject(question: str, previous_article: str) -> bool:
 
 def _names(question: str) -> list[str]:
     """Capitalised words after the first: the names a question gives its subject ("Storm Orla")."""
-    words = re.findall(r"[\w']+", question)
-    return [w for w in words[1:] if w[:1].isupper() and w.lower() not in BACK_REFERENCES]
+    return [w for w in _tokens(question)[1:] if w[:1].isupper() and w.lower() not in BACK_REFERENCES]
+
+
+def _tokens(question: str) -> list[str]:
+    """The question's words, apostrophes kept ("what's")."""
+    return re.findall(r"[\w']+", question)
 
 
 def follow_up_query(question: str, previous: Answer) -> Query:
