@@ -1,4 +1,4 @@
-"""`newsdesk` and its subcommands: index, ask, repl, show, stats, add, telegram."""
+"""`newsdesk` and its subcommands: index, ask, repl, show, stats, add, eval, telegram, serve."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ EPILOG = """examples:
   newsdesk index ~/news                 index a folder (.jsonl .html .htm .txt .md)
   newsdesk ask "Who won the election?"  answer one question
   newsdesk repl                         chat with the articles
+  newsdesk serve                        the web page and HTTP API at http://127.0.0.1:8080/
 settings come from NEWSDESK_* environment variables or a .env file (NEWSDESK_INDEX, ...)"""
 
 
@@ -96,6 +97,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--base-url", help="another Bot API server, e.g. http://127.0.0.1:8081/bot "
                    "(default: $NEWSDESK_TELEGRAM_BASE_URL, else Telegram's)")
     p.add_argument("--public", action="store_true", help="let anyone ask (without an allow-list)")
+    p = sub.add_parser("serve", parents=[index_opt], help="serve the HTTP API and the web page",
+                       description="Answer over HTTP until stopped (Ctrl-C or SIGTERM): the web page at /, "
+                                   "POST /api/ask, GET /api/articles/ID, /api/stats, /api/health, and the "
+                                   "OpenAPI schema at /openapi.json. Listening beyond this machine needs an "
+                                   "API token (NEWSDESK_API_TOKEN, sent as Authorization: Bearer) or --public.")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
+    p.add_argument("--port", type=int, default=8080, help="port (default 8080; 0 picks a free one)")
+    p.add_argument("--public", action="store_true", help="let anyone reach the API without a token")
     return parser
 
 
@@ -348,8 +357,15 @@ def cmd_telegram(args, settings: Settings) -> int:
     return run_bot(settings, public=args.public)
 
 
-COMMANDS = {"index": cmd_index, "add": cmd_add, "ask": cmd_ask, "eval": cmd_eval, "repl": cmd_repl, "show": cmd_show, "stats": cmd_stats,
-            "telegram": cmd_telegram}
+def cmd_serve(args, settings: Settings) -> int:
+    """Run the HTTP API and web page until stopped."""
+    from bot.serve import run_server
+
+    return run_server(settings, args.host, args.port, public=args.public)
+
+
+COMMANDS = {"index": cmd_index, "add": cmd_add, "ask": cmd_ask, "eval": cmd_eval, "repl": cmd_repl, "show": cmd_show,
+            "stats": cmd_stats, "telegram": cmd_telegram, "serve": cmd_serve}
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     allow_private_urls: bool = Field(False, description="let /add fetch loopback and private addresses")
     max_page_mb: float = Field(5, gt=0, description="largest web page /add downloads")
     fetch_timeout: float = Field(20, gt=0, description="seconds before a page download is abandoned")
+    api_token: SecretStr | None = Field(None, description="what HTTP API clients send as Authorization: Bearer")
+    conversation_ttl: float = Field(1800, gt=0, description="seconds an idle web/API conversation is kept")
+    max_conversations: int = Field(10_000, ge=1, description="web/API conversations kept at once")
 
     @field_validator("backend")
     @classmethod
