@@ -16,7 +16,7 @@ from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.staticfiles import StaticFiles
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from bot.conversations import ConversationStore
 from retrieval.filters import Filters, parse_date
@@ -36,9 +36,13 @@ SECURITY_HEADERS = {
 }
 
 
-def _date(value: Any) -> Any:
-    """"YYYY-MM-DD", "YYYY-MM" or "YYYY" → a date, as on the command line."""
-    return parse_date(value) if isinstance(value, str) else value
+def _date(value: Any) -> dt.date:
+    """"YYYY-MM-DD", "YYYY-MM" or "YYYY" → a date, as on the command line (not a number of seconds)."""
+    if isinstance(value, dt.date):
+        return value
+    if not isinstance(value, str):
+        raise ValueError("a date is a string: YYYY-MM-DD, YYYY-MM or YYYY")
+    return parse_date(value)
 
 
 DateText = Annotated[dt.date, BeforeValidator(_date),
@@ -48,9 +52,10 @@ DateText = Annotated[dt.date, BeforeValidator(_date),
 class AskRequest(BaseModel):
     """A question, with the filters `newsdesk ask` takes, and the conversation it continues (if any)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)  # `"top": "3"` or `true` is an error, not a guess
 
-    question: str = Field(min_length=1, max_length=MAX_QUESTION_CHARS)
+    question: str = Field(min_length=1, max_length=MAX_QUESTION_CHARS, json_schema_extra={"pattern": r"\S"},
+                          description="the question, as typed; not only spaces")
     top: int | None = Field(None, ge=1, le=MAX_TOP, description="up to this many answer sentences")
     since: DateText | None = None
     until: DateText | None = None
@@ -64,12 +69,6 @@ class AskRequest(BaseModel):
         if not value.strip():
             raise ValueError("the question is empty")
         return value
-
-    @model_validator(mode="after")
-    def _bounds_in_order(self) -> "AskRequest":
-        if self.since and self.until and self.since > self.until:
-            raise ValueError("since is after until")
-        return self
 
 
 class AskReply(Answer):
@@ -98,7 +97,9 @@ class ErrorReply(BaseModel):
     detail: str
 
 
-ERRORS = {401: {"model": ErrorReply}, 413: {"model": ErrorReply}}
+def _errors(*codes: int) -> dict:
+    """The error replies an endpoint documents, all `{"detail": ...}` (422s keep FastAPI's own shape)."""
+    return {code: {"model": ErrorReply} for code in codes}
 
 
 def create_app(pipeline, top: int = 3, token: str | None = None,
@@ -107,12 +108,13 @@ def create_app(pipeline, top: int = 3, token: str | None = None,
     app = FastAPI(title="newsdesk", summary="Answers quoted from news articles, each with a citation.",
                   docs_url=None, redoc_url=None)
     chats = conversations or ConversationStore()
-    authorised = [Depends(bearer_check(token))]
+    authorised = [Depends(bearer_check(token))] if token else []
+    refusals = (401, 413) if token else (413,)
     app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
     app.middleware("http")(_security_headers)
     app.add_exception_handler(Exception, _internal_error)
 
-    @app.post("/api/ask", response_model=AskReply, dependencies=authorised, responses=ERRORS)
+    @app.post("/api/ask", response_model=AskReply, dependencies=authorised, responses=_errors(400, *refusals))
     def ask(request: AskRequest) -> AskReply:
         """Answer with quoted sentences, or `answered: false` when the articles do not hold the answer."""
         chat = chats.get(request.conversation)
@@ -123,7 +125,7 @@ def create_app(pipeline, top: int = 3, token: str | None = None,
         return AskReply(**answer.model_dump(), conversation=chat.id)
 
     @app.get("/api/articles/{article_id:path}", response_model=ArticleReply, dependencies=authorised,
-             responses={404: {"model": ErrorReply}, **ERRORS})
+             responses=_errors(404, *refusals))
     def article(article_id: str) -> ArticleReply:
         """The stored article a citation points into."""
         found = pipeline.article(article_id)
@@ -131,7 +133,7 @@ def create_app(pipeline, top: int = 3, token: str | None = None,
             raise HTTPException(404, f"no article {article_id!r}")
         return ArticleReply(**found.model_dump(include=set(ArticleReply.model_fields)))
 
-    @app.get("/api/stats", dependencies=authorised, responses=ERRORS)
+    @app.get("/api/stats", dependencies=authorised, responses=_errors(*refusals))
     def stats() -> dict[str, int | str | None]:
         """Counts, model and generation of the index (not where it lies on the server's disk)."""
         return {k: v for k, v in pipeline.stats().items() if k != "index"}
@@ -149,13 +151,11 @@ def create_app(pipeline, top: int = 3, token: str | None = None,
     return app
 
 
-def bearer_check(token: str | None):
-    """A dependency that wants `Authorization: Bearer <token>` (compared in constant time) when a token is set."""
-    scheme = HTTPBearer(auto_error=False, description="NEWSDESK_API_TOKEN, when the server has one")
+def bearer_check(token: str):
+    """A dependency that wants `Authorization: Bearer <token>`, compared in constant time (and in the schema)."""
+    scheme = HTTPBearer(auto_error=False, description="the server's NEWSDESK_API_TOKEN")
 
     def check(credentials: HTTPAuthorizationCredentials | None = Depends(scheme)) -> None:
-        if token is None:
-            return
         given = credentials.credentials.encode() if credentials else b""
         if not hmac.compare_digest(given, token.encode()):
             raise HTTPException(401, "a valid API token is needed: Authorization: Bearer <token>",
