@@ -69,7 +69,7 @@ function quoteItem(sentence, number, above) {
   const c = sentence.citation;
   const cite = el("button", {
     type: "button", class: "cite", "aria-label": `Open source ${number} at this quote`,
-    onclick: () => openArticle(c),
+    "data-article": c.article_id, "data-start": c.start, "data-end": c.end, onclick: () => openArticle(c),
   }, `[${number}]`);
   const also = sentence.also_reported_by.length
     ? el("p", { class: "also" }, "also reported by: " +
@@ -85,7 +85,7 @@ function sourceItem(citation, number) {
     el("button", { type: "button", class: "source-title", onclick: () => openArticle(citation) },
       citation.title || citation.article_id),
     details(citation) ? el("span", { class: "details" }, " · " + details(citation)) : null,
-    link ? el("a", { href: link, target: "_blank", rel: "noopener noreferrer" }, " · link") : null);
+    link ? " · " : null, link ? el("a", { href: link, target: "_blank", rel: "noopener noreferrer" }, "link") : null);
 }
 
 function answerBlock(answer) {
