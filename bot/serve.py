@@ -42,7 +42,7 @@ def run_server(settings: Settings, host: str, port: int, public: bool = False) -
         return 2
     pipeline = open_pipeline(settings)
     articles = pipeline.stats()["articles"]  # a missing or broken index fails here, before the port opens
-    pipeline.encoder.load()
+    pipeline.warm()
     chats = ConversationStore(ttl=settings.conversation_ttl, cap=settings.max_conversations)
     app = create_app(pipeline, top=settings.top, token=token, conversations=chats)
     try:

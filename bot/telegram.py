@@ -67,7 +67,7 @@ async def _post_init(application: Application) -> None:
     """Register the command menu and load the model and index before the first question arrives."""
     await application.bot.set_my_commands(COMMANDS)
     pipeline = application.bot_data["newsdesk"].pipeline
-    await asyncio.to_thread(pipeline.encoder.load)
+    await asyncio.to_thread(pipeline.warm)
     log.info("ready: %d articles in %s", (await asyncio.to_thread(pipeline.stats))["articles"], pipeline.index_dir)
 
 

@@ -64,6 +64,7 @@ class Pipeline:
         self._unrelated = None  # vectors of abstention.unrelated_questions(), embedded on first use
         self._chance: tuple[str, float] | None = None
         self._lock = threading.Lock()
+        self._chance_lock = threading.Lock()
 
     @property
     def index(self) -> IndexReader:
@@ -132,12 +133,20 @@ class Pipeline:
         return article is not None and previous_holds_subject(question, f"{article.title}\n{article.text}")
 
     def chance(self, index: IndexReader) -> float:
-        """What unrelated questions score on this generation of the index (computed once per generation)."""
-        if self._chance is None or self._chance[0] != index.generation:
-            if self._unrelated is None:
-                self._unrelated = self.encoder.encode(unrelated_questions())
-            self._chance = (index.generation, chance_score(index, self._unrelated))
-        return self._chance[1]
+        """What unrelated questions score on this generation of the index (computed once per generation,
+        by one thread while concurrent questions wait for it)."""
+        with self._chance_lock:
+            if self._chance is None or self._chance[0] != index.generation:
+                if self._unrelated is None:
+                    self._unrelated = self.encoder.encode(unrelated_questions())
+                self._chance = (index.generation, chance_score(index, self._unrelated))
+            return self._chance[1]
+
+    def warm(self) -> None:
+        """Load all a first question needs (model, index, fitted weights, word lists, chance level) now, once:
+        a server hit by many questions at start would otherwise load them in every worker thread at once."""
+        self.encoder.load()
+        self.judge("what happened in the news")
 
     def article(self, article_id: str) -> Article | None:
         """The stored article, as quoted from."""
