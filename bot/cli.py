@@ -1,4 +1,4 @@
-"""`newsdesk` and its subcommands: index, ask, repl, show, stats, add, eval, telegram, serve."""
+"""`newsdesk` and its subcommands: index, ask, repl, show, stats, add, eval, telegram, serve, feeds, update."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+from bot import feed_commands
 from bot.settings import Settings
 from bot.wiring import add_url, open_pipeline
 
@@ -18,6 +19,7 @@ EPILOG = """examples:
   newsdesk ask "Who won the election?"  answer one question
   newsdesk repl                         chat with the articles
   newsdesk serve                        the web page and HTTP API at http://127.0.0.1:8080/
+  newsdesk feeds add https://site/feed  follow a feed; `newsdesk update` indexes its new stories
 settings come from NEWSDESK_* environment variables or a .env file (NEWSDESK_INDEX, ...)"""
 
 
@@ -105,6 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
     p.add_argument("--port", type=int, default=8080, help="port (default 8080; 0 picks a free one)")
     p.add_argument("--public", action="store_true", help="let anyone reach the API without a token")
+    feed_commands.add_parsers(sub, index_opt, json_opt)
     return parser
 
 
@@ -365,7 +368,8 @@ def cmd_serve(args, settings: Settings) -> int:
 
 
 COMMANDS = {"index": cmd_index, "add": cmd_add, "ask": cmd_ask, "eval": cmd_eval, "repl": cmd_repl, "show": cmd_show,
-            "stats": cmd_stats, "telegram": cmd_telegram, "serve": cmd_serve}
+            "stats": cmd_stats, "telegram": cmd_telegram, "serve": cmd_serve, "feeds": feed_commands.cmd_feeds,
+            "update": feed_commands.cmd_update}
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -50,6 +50,11 @@ CREATE TABLE IF NOT EXISTS article_signatures (
     article_rowid INTEGER PRIMARY KEY REFERENCES articles(rowid) ON DELETE CASCADE,
     signature BLOB NOT NULL
 );
+-- Followed RSS/Atom feeds (embeddings/feeds.py): one JSON FeedState per URL, committed with the articles.
+CREATE TABLE IF NOT EXISTS feeds (
+    url TEXT PRIMARY KEY,
+    state TEXT NOT NULL
+);
 -- Full-text index over sentences (Porter stems: "urge" finds "urged"), kept in step by triggers.
 CREATE VIRTUAL TABLE IF NOT EXISTS sentences_fts
     USING fts5(text, content='sentences', content_rowid='id', tokenize='porter unicode61');

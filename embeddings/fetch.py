@@ -1,4 +1,4 @@
-"""URL → Article: download one web page safely and extract it the same way as an .html file."""
+"""URL → Article: download one web page (or feed) safely and extract it the same way as an .html file."""
 
 from __future__ import annotations
 
@@ -6,12 +6,24 @@ import ipaddress
 import socket
 import time
 import urllib.request
+from importlib.metadata import PackageNotFoundError, version
+from typing import NamedTuple
 from urllib.parse import urljoin, urlsplit
 
 from embeddings.models import Article
 
 MAX_REDIRECTS = 5
-USER_AGENT = "newsdesk/0.1 (+article indexer)"
+
+
+def _user_agent() -> str:
+    """"newsdesk/VERSION (...)": sites can tell who fetches their pages and feeds."""
+    try:
+        return f"newsdesk/{version('newsdesk')} (news question answering; article and feed indexer)"
+    except PackageNotFoundError:
+        return "newsdesk (news question answering; article and feed indexer)"
+
+
+USER_AGENT = _user_agent()
 
 
 class FetchError(Exception):
@@ -77,19 +89,43 @@ def _public_only_transport():
     return transport
 
 
+HTML_KINDS = ("text/html", "application/xhtml+xml")
+
+
+class Response(NamedTuple):
+    """A finished download: the URL after redirects, the status (200, or 304 with no body), headers, body."""
+
+    url: str
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+
 def download(url: str, *, allow_private: bool, max_bytes: int, timeout: float) -> tuple[str, bytes]:
-    """The final URL and body of a page, checking every redirect hop, within `max_bytes` and `timeout` s in all."""
+    """The final URL and body of a web page (see `get`)."""
+    response = get(url, allow_private=allow_private, max_bytes=max_bytes, timeout=timeout)
+    return response.url, response.body
+
+
+def get(url: str, *, allow_private: bool, max_bytes: int, timeout: float, headers: dict | None = None,
+        kinds: tuple[str, ...] = HTML_KINDS) -> Response:
+    """GET `url`, checking every redirect hop, within `max_bytes` and `timeout` s in all; the body must be
+    one of `kinds`. With conditional `headers` (If-None-Match, If-Modified-Since) a 304 is an answer too."""
     import httpx
 
     deadline = time.monotonic() + timeout
     for _ in range(MAX_REDIRECTS + 1):
         check_url(url, allow_private)
         try:
-            with _client(url, allow_private, timeout) as client, client.stream("GET", url) as response:
-                if response.is_redirect:
+            with _client(url, allow_private, timeout) as client, \
+                    client.stream("GET", url, headers=headers) as response:
+                if response.has_redirect_location:
                     url = urljoin(url, response.headers.get("location", ""))
                     continue
-                return url, _read_body(response, url, max_bytes, deadline, timeout)
+                if response.status_code == 304 and headers:
+                    return Response(url, 304, dict(response.headers), b"")
+                body = _read_body(response, url, max_bytes, deadline, timeout, kinds)
+                return Response(url, response.status_code, dict(response.headers), body)
         except httpx.TimeoutException:
             raise FetchError(f"{url} did not answer within {timeout:g} s") from None
         except httpx.HTTPError as exc:
@@ -97,13 +133,13 @@ def download(url: str, *, allow_private: bool, max_bytes: int, timeout: float) -
     raise FetchError(f"too many redirects (more than {MAX_REDIRECTS})")
 
 
-def _read_body(response, url: str, max_bytes: int, deadline: float, timeout: float) -> bytes:
-    """The response body if it is an HTML page within the size limit, read before the deadline."""
+def _read_body(response, url: str, max_bytes: int, deadline: float, timeout: float, kinds: tuple[str, ...]) -> bytes:
+    """The response body if it is of one of `kinds` within the size limit, read before the deadline."""
     if response.status_code != 200:
         raise FetchError(f"{url} answered HTTP {response.status_code}")
     kind = response.headers.get("content-type", "text/html").split(";")[0].strip().lower()
-    if kind not in ("text/html", "application/xhtml+xml"):
-        raise FetchError(f"{url} is {kind}, not a web page")
+    if kind not in kinds:
+        raise FetchError(f"{url} is {kind}, not a web page" if kinds == HTML_KINDS else f"{url} is {kind}")
     if int(response.headers.get("content-length") or 0) > max_bytes:
         raise FetchError(f"{url} is larger than the {max_bytes / 2**20:g} MB limit")
     body = bytearray()

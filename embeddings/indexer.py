@@ -51,15 +51,19 @@ class Indexer:
         self.passage_size, self.passage_overlap = passage_size, passage_overlap
         self.chunk_articles, self.show_progress = chunk_articles, show_progress
 
-    def run(self, items: Iterable[Article | Problem], prune: Iterable[Path] = (), rebuild: bool = False) -> IndexReport:
-        """Index `items`; articles previously read from under a `prune` path and not seen now are removed."""
+    def run(self, items: Iterable[Article | Problem], prune: Iterable[Path] = (), rebuild: bool = False,
+            also: Callable[[IndexWriter], None] | None = None) -> IndexReport:
+        """Index `items`; articles previously read from under a `prune` path and not seen now are removed.
+        `also` makes further changes (e.g. feed state, articles retired) in the same commit, which it forces."""
         began = time.perf_counter()
         report = IndexReport()
         articles = _unique_articles(items, report)
         with IndexWriter(self.root, self.encoder.name, self.encoder.dim, backend=self.encoder.backend,
                          fresh=rebuild) as writer:
             todo = self._plan(writer, articles, [str(p.resolve()) for p in prune], report, rebuild)
-            if todo or report.removed or report.updated or (rebuild and articles):
+            if also is not None:
+                also(writer)
+            if todo or report.removed or report.updated or (rebuild and articles) or also is not None:
                 self._embed_and_add(writer, todo, report)
                 report.generation = writer.commit()
         report.seconds = time.perf_counter() - began
