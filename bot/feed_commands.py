@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
+import signal
 import sys
+import threading
 
 from bot.settings import Settings
 
@@ -28,6 +31,26 @@ def add_parsers(sub, index_opt: argparse.ArgumentParser, json_opt: argparse.Argu
                                    "content), and commit all new articles with the feeds' state in one generation. "
                                    "A broken feed is reported and skipped; the exit code is 1 only if every feed failed.")
     p.add_argument("--per-feed", type=int, default=20, metavar="N", help="at most N new items per feed per run (default 20)")
+    p.add_argument("--every", type=duration, metavar="DURATION",
+                   help="update again every DURATION (e.g. 15m, 1h, 90s) until Ctrl-C or SIGTERM, which let the "
+                        "current run finish its commit")
+    p.add_argument("--keep-days", type=int, metavar="N", help="remove feed articles dated more than N days ago "
+                   "(default: $NEWSDESK_KEEP_DAYS, else keep all); articles indexed by hand are never removed")
+
+
+def duration(text: str) -> float:
+    """"90s", "15m", "1h30m" or a number of seconds → seconds (argparse type)."""
+    match = re.fullmatch(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?", text.strip())
+    if text.strip().replace(".", "", 1).isdigit():
+        seconds = float(text)
+    elif match and any(match.groups()):
+        hours, minutes, secs = (int(g or 0) for g in match.groups())
+        seconds = hours * 3600 + minutes * 60 + secs
+    else:
+        raise argparse.ArgumentTypeError(f"not a duration: {text!r} (use e.g. 90s, 15m, 1h30m)")
+    if seconds <= 0:
+        raise argparse.ArgumentTypeError("the duration must be more than zero")
+    return seconds
 
 
 def cmd_feeds(args, settings: Settings) -> int:
@@ -104,17 +127,36 @@ def _remove(args, settings: Settings) -> int:
 
 
 def cmd_update(args, settings: Settings) -> int:
-    """One pass over the feeds; 1 when every feed failed, 0 otherwise (also with no feeds)."""
+    """One pass over the feeds (1 when every feed failed, else 0), or one every --every until stopped."""
     from embeddings.feed_update import FeedUpdater
 
-    report = FeedUpdater(settings.index, _encoder(settings), allow_private=settings.allow_private_urls,
-                         max_bytes=int(settings.max_page_mb * 2**20), timeout=settings.fetch_timeout,
-                         per_feed=args.per_feed).run()
-    if args.json:
-        print(json.dumps(report.as_json()))
+    updater = FeedUpdater(settings.index, _encoder(settings), allow_private=settings.allow_private_urls,
+                          max_bytes=int(settings.max_page_mb * 2**20), timeout=settings.fetch_timeout,
+                          per_feed=args.per_feed, keep_days=args.keep_days or settings.keep_days,
+                          delay=settings.feed_delay)
+    if args.every is None:
+        return _print_update(updater.run(), args.json)
+    stop = _stop_on_signals()
+    while not stop.is_set():
+        _print_update(updater.run(), args.json)
+        stop.wait(args.every)
+    return 0
+
+
+def _print_update(report, as_json: bool) -> int:
+    if as_json:
+        print(json.dumps(report.as_json()), flush=True)
     else:
         for run in report.feeds:
             if run.error:
                 print(f"newsdesk update: {run.url}: {run.error}", file=sys.stderr)
-        print(report.summary())
+        print(report.summary(), flush=True)
     return 1 if report.feeds and report.count("failed") == len(report.feeds) else 0
+
+
+def _stop_on_signals() -> threading.Event:
+    """An event set by Ctrl-C or SIGTERM: the loop ends after the run in progress has committed."""
+    stop = threading.Event()
+    for number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(number, lambda *_: stop.set())
+    return stop

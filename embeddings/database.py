@@ -322,3 +322,10 @@ def iter_articles(db: sqlite3.Connection):
     """Every stored article, in insertion order (for rebuilding the vectors from the stored text)."""
     for row in db.execute(f"SELECT {_ARTICLE_COLUMNS} FROM articles ORDER BY rowid"):
         yield article_from_row(row)
+
+
+def feed_articles_before(db: sqlite3.Connection, day: dt.date) -> list[str]:
+    """Ids of articles that came from a feed (origin "feed:…") dated before `day`."""
+    rows = db.execute("SELECT id FROM articles WHERE origin LIKE 'feed:%' AND date IS NOT NULL AND date < ?",
+                      (day.isoformat(),))
+    return [row[0] for row in rows]

@@ -14,6 +14,7 @@ from embeddings.fetch import FetchError, check_url, fetch_article, get
 from embeddings.index import IndexWriter
 from embeddings.indexer import Indexer
 from embeddings.models import Article
+from embeddings.politeness import Politeness
 from embeddings import database, store
 
 MAX_TRIES = 4  # an item whose article cannot be had is dropped after this many runs
@@ -41,6 +42,7 @@ class UpdateReport:
     feeds: list[FeedRun] = field(default_factory=list)
     added: list[str] = field(default_factory=list)
     updated: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
     skipped: list[dict] = field(default_factory=list)
     generation: str | None = None
 
@@ -51,12 +53,13 @@ class UpdateReport:
         return {"feeds": len(self.feeds), "fetched": self.count("fetched"), "not_modified": self.count("not modified"),
                 "failed": [{"url": r.url, "error": r.error} for r in self.feeds if r.status == "failed"],
                 "items_new": sum(r.new_items for r in self.feeds), "added": self.added, "updated": self.updated,
-                "skipped": self.skipped, "generation": self.generation}
+                "removed": self.removed, "skipped": self.skipped, "generation": self.generation}
 
     def summary(self) -> str:
         return (f"{len(self.feeds)} feeds: {self.count('fetched')} fetched, {self.count('not modified')} not modified, "
                 f"{self.count('failed')} failed; {sum(r.new_items for r in self.feeds)} new items, "
-                f"{len(self.added)} articles added, {len(self.updated)} updated, {len(self.skipped)} skipped")
+                f"{len(self.added)} articles added, {len(self.updated)} updated, {len(self.removed)} past retention removed, "
+                f"{len(self.skipped)} skipped")
 
 
 def read_states(root: Path) -> dict[str, FeedState]:
@@ -74,14 +77,17 @@ class FeedUpdater:
     """Fetch every followed feed once and index what is new; constructor arguments are the config."""
 
     def __init__(self, root: Path, encoder: Encoder, *, allow_private: bool = False, max_bytes: int = 5 * 2**20,
-                 timeout: float = 20.0, per_feed: int = 20, clock: Callable[[], dt.datetime] = now_utc):
+                 timeout: float = 20.0, per_feed: int = 20, keep_days: int | None = None, delay: float = 1.0,
+                 clock: Callable[[], dt.datetime] = now_utc):
         self.root, self.encoder = Path(root), encoder
         self.allow_private, self.max_bytes, self.timeout = allow_private, max_bytes, timeout
-        self.per_feed, self.clock = per_feed, clock
+        self.per_feed, self.keep_days, self.delay, self.clock = per_feed, keep_days, delay, clock
 
     def run(self) -> UpdateReport:
-        """One pass over the feeds, then one commit of the new articles and every feed's new state."""
+        """One pass over the feeds, then one commit of the new articles, the feeds' new state and the
+        retirement of feed articles past `keep_days`."""
         states, report, articles = read_states(self.root), UpdateReport(), []
+        self.polite = Politeness(allow_private=self.allow_private, timeout=self.timeout, delay=self.delay)
         for state in states.values():
             report.feeds.append(self._poll(state, articles, report))
         if not states:
@@ -89,16 +95,32 @@ class FeedUpdater:
         unique: dict[str, Article] = {}
         for article in articles:  # the same story from two feeds (its URL) is one article, the first one read
             unique.setdefault(article.id, article)
-        indexed = Indexer(self.root, self.encoder, show_progress=False).run(
-            unique.values(), also=lambda writer: _save(writer, states))
+
+        def also(writer: IndexWriter) -> None:
+            _save(writer, states)
+            report.removed = self._retire(writer)
+
+        indexed = Indexer(self.root, self.encoder, show_progress=False).run(unique.values(), also=also)
         report.added, report.updated, report.generation = indexed.added, indexed.updated, indexed.generation
         report.skipped += [{"url": p.path, "reason": p.reason} for p in indexed.problems]
         return report
+
+    def _retire(self, writer: IndexWriter) -> list[str]:
+        """Remove feed articles dated more than `keep_days` ago (never those indexed by hand)."""
+        if self.keep_days is None:
+            return []
+        cutoff = (self.clock() - dt.timedelta(days=self.keep_days)).date()
+        old = database.feed_articles_before(writer.db, cutoff)
+        for article_id in old:
+            writer.remove(article_id)
+        return old
 
     def _poll(self, state: FeedState, articles: list[Article], report: UpdateReport) -> FeedRun:
         """Fetch one feed (conditionally) and the articles of its new and due items into `articles`."""
         state.last_fetch = self.clock()
         try:
+            check_url(state.url, self.allow_private)
+            self.polite.before(state.url)
             response = get(state.url, allow_private=self.allow_private, max_bytes=self.max_bytes,
                            timeout=self.timeout, headers=state.conditional_headers(), kinds=FEED_KINDS)
             parsed = parse_feed(response.body, response.url) if response.status == 200 else None
@@ -124,6 +146,7 @@ class FeedUpdater:
         """Add one item's article, or note why not: refused at once, or retried later until MAX_TRIES."""
         try:
             check_url(item.link, self.allow_private)
+            self.polite.before(item.link)
         except FetchError as exc:
             report.skipped.append({"url": item.link, "reason": str(exc)})
             state.remember(item.key)

@@ -27,7 +27,12 @@ USER_AGENT = _user_agent()
 
 
 class FetchError(Exception):
-    """A page that cannot be added; the message is shown to the user as is."""
+    """A page that cannot be added; the message is shown to the user as is, `status` is the HTTP status
+    when the server answered with an error."""
+
+    def __init__(self, message: str, status: int | None = None):
+        super().__init__(message)
+        self.status = status
 
 
 def check_url(url: str, allow_private: bool) -> None:
@@ -136,7 +141,7 @@ def get(url: str, *, allow_private: bool, max_bytes: int, timeout: float, header
 def _read_body(response, url: str, max_bytes: int, deadline: float, timeout: float, kinds: tuple[str, ...]) -> bytes:
     """The response body if it is of one of `kinds` within the size limit, read before the deadline."""
     if response.status_code != 200:
-        raise FetchError(f"{url} answered HTTP {response.status_code}")
+        raise FetchError(f"{url} answered HTTP {response.status_code}", status=response.status_code)
     kind = response.headers.get("content-type", "text/html").split(";")[0].strip().lower()
     if kind not in kinds:
         raise FetchError(f"{url} is {kind}, not a web page" if kinds == HTML_KINDS else f"{url} is {kind}")

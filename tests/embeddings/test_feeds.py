@@ -78,6 +78,12 @@ class _Site(BaseHTTPRequestHandler):
         if path in LEADS:
             title = {"/story/1": "Tram extension", "/story/2": "Ferry service", "/story/5": "Library Sundays"}[path]
             return self._send(200, STORY.format(title=title, lead=LEADS[path], canonical=base + path), "text/html")
+        if path == "/robots.txt":
+            return self._send(200, "User-agent: *\nDisallow: /private/\n", "text/plain")
+        if path == "/polite.rss":
+            return self._send(200, f'<?xml version="1.0"?><rss version="2.0"><channel><title>P</title>'
+                                   f'<item><guid>p</guid><link>{base}/private/6</link></item></channel></rss>',
+                              "application/rss+xml")
         if path == "/site.html":
             return self._send(200, '<html><head><link rel="alternate" type="application/atom+xml" '
                                    'href="/atom.xml"></head><body>Herald</body></html>', "text/html")
@@ -128,8 +134,8 @@ def stored_articles(root) -> dict:
         db.close()
 
 
-def updater(root, encoder):
-    return FeedUpdater(root, encoder, allow_private=True, timeout=10)
+def updater(root, encoder, **config):
+    return FeedUpdater(root, encoder, allow_private=True, timeout=10, delay=0, **config)
 
 
 def test_rss_and_atom_items_become_one_article_per_story(tmp_path, encoder, site):
@@ -157,7 +163,7 @@ def test_a_second_run_costs_a_304_per_feed_and_fetches_no_pages(tmp_path, encode
     hits = len(site.hits)
     report = updater(root, encoder).run()
     assert report.count("not modified") == 1 and not report.added
-    assert site.hits[hits:] == ["/feed.rss"]  # the failing item is not due yet
+    assert site.hits[hits:] == ["/robots.txt", "/feed.rss"]  # the failing item is not due yet
     assert store.current_generation(root) != generation  # the feed's new state is committed all the same
     assert read_states(root)[site.url("/feed.rss")].last_status == 304
 
@@ -168,7 +174,7 @@ def test_an_item_that_keeps_failing_is_dropped_and_reported(tmp_path, encoder, s
     root = tmp_path / "index"
     follow(root, encoder, site.url("/feed.rss"))
     clock = [dt.datetime(2026, 11, 5, tzinfo=dt.timezone.utc)]
-    run = FeedUpdater(root, encoder, allow_private=True, timeout=10, clock=lambda: clock[0])
+    run = updater(root, encoder, clock=lambda: clock[0])
     for _ in range(MAX_TRIES):
         run.run()
         clock[0] += dt.timedelta(days=1)
@@ -206,7 +212,7 @@ def test_hostile_feeds_resolve_no_entities(site, path):
 def test_feeds_and_items_at_private_addresses_are_refused_by_default(tmp_path, encoder, site):
     root = tmp_path / "index"
     follow(root, encoder, site.url("/atom.xml"))
-    report = FeedUpdater(root, encoder, allow_private=False, timeout=10).run()
+    report = FeedUpdater(root, encoder, allow_private=False, timeout=10, delay=0).run()
     assert report.count("failed") == 1 and "non-public address" in report.feeds[0].error
 
 
@@ -218,7 +224,7 @@ def test_a_page_that_advertises_its_feed_is_followed_by_the_feed(site):
 
 
 def test_the_feeds_commands_end_to_end(tmp_path, site):
-    env = {"PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1", "NEWSDESK_ALLOW_PRIVATE_URLS": "1",
+    env = {"PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1", "NEWSDESK_ALLOW_PRIVATE_URLS": "1", "NEWSDESK_FEED_DELAY": "0",
            "NEWSDESK_INDEX": str(tmp_path / "index"), "HOME": str(tmp_path)}
 
     def newsdesk(*args: str) -> subprocess.CompletedProcess:
@@ -238,3 +244,51 @@ def test_the_feeds_commands_end_to_end(tmp_path, site):
     assert newsdesk("feeds", "remove", "The Herald").returncode == 0
     assert json.loads(newsdesk("feeds", "list", "--json").stdout) == []
     assert json.loads(newsdesk("update", "--json").stdout)["feeds"] == 0
+
+
+def test_robots_txt_is_honoured(tmp_path, encoder, site):
+    root = tmp_path / "index"
+    follow(root, encoder, site.url("/polite.rss"))
+    report = updater(root, encoder).run()
+    assert [s["reason"] for s in report.skipped] == [
+        f"{site.url('')}/robots.txt does not allow newsdesk to fetch {site.url('/private/6')}"]
+    assert "/private/6" not in site.hits
+
+
+def test_retention_removes_old_feed_articles_and_never_hand_indexed_ones(tmp_path, encoder, site):
+    import datetime as dt
+
+    from embeddings.models import Article
+
+    root = tmp_path / "index"
+    follow(root, encoder, site.url("/feed.rss"))
+    by_hand = Article(id="by-hand", title="Old", text="The harbour wall was built in 1890 by local masons.",
+                      date=dt.date(2020, 1, 1), origin=str(tmp_path / "by-hand.txt"))
+    Indexer(root, encoder, show_progress=False).run([by_hand])
+    updater(root, encoder).run()
+    assert len(stored_articles(root)) == 4
+    later = dt.datetime(2026, 11, 20, tzinfo=dt.timezone.utc)
+    report = updater(root, encoder, keep_days=7, clock=lambda: later).run()
+    assert sorted(report.removed) == [site.url(p) for p in ("/story/1", "/story/2", "/story/3")]
+    assert set(stored_articles(root)) == {"by-hand"}
+
+
+def test_update_every_runs_until_sigterm_and_exits_cleanly(tmp_path, encoder, site):
+    import signal
+    import time
+
+    root = tmp_path / "index"
+    follow(root, encoder, site.url("/atom.xml"))
+    env = {"PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1", "NEWSDESK_ALLOW_PRIVATE_URLS": "1",
+           "NEWSDESK_FEED_DELAY": "0", "NEWSDESK_BACKEND": encoder.backend, "HOME": str(tmp_path)}
+    process = subprocess.Popen([*NEWSDESK, "update", "--index", str(root), "--every", "1s", "--json"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        runs = [json.loads(process.stdout.readline()) for _ in range(2)]
+        process.send_signal(signal.SIGTERM)
+        started = time.monotonic()
+        assert process.wait(timeout=60) == 0, process.stderr.read()
+        assert time.monotonic() - started < 30
+    finally:
+        process.kill()
+    assert len(runs[0]["added"]) == 2 and runs[1]["not_modified"] == 1 and runs[1]["added"] == []
