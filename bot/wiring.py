@@ -17,12 +17,10 @@ def open_pipeline(settings: Settings):
 
 
 def add_url(url: str, settings: Settings, encoder=None):
-    """Fetch, extract and index one page (shared by `newsdesk add` and the bot's /add); returns (article, report)."""
+    """Fetch, extract and index one page with the configured limits (`newsdesk add`, the bot's /add)."""
+    from embeddings.add import index_url
     from embeddings.encoder import make_encoder
-    from embeddings.fetch import fetch_article
-    from embeddings.indexer import Indexer
 
-    article = fetch_article(url, allow_private=settings.allow_private_urls,
-                            max_bytes=int(settings.max_page_mb * 2**20), timeout=settings.fetch_timeout)
-    indexer = Indexer(settings.index, encoder or make_encoder(settings.backend), show_progress=False)
-    return article, indexer.run([article])
+    return index_url(url, settings.index, encoder or make_encoder(settings.backend),
+                     allow_private=settings.allow_private_urls, max_bytes=int(settings.max_page_mb * 2**20),
+                     timeout=settings.fetch_timeout)

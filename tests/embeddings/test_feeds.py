@@ -4,8 +4,10 @@ GET, new items only, pages else the item's content, retries, broken and hostile 
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -84,6 +86,15 @@ class _Site(BaseHTTPRequestHandler):
             return self._send(200, f'<?xml version="1.0"?><rss version="2.0"><channel><title>P</title>'
                                    f'<item><guid>p</guid><link>{base}/private/6</link></item></channel></rss>',
                               "application/rss+xml")
+        if path == "/slow.rss":
+            items = "".join(f"<item><guid>s{n}</guid><link>{base}/slow/{n}</link></item>" for n in range(6))
+            return self._send(200, f'<?xml version="1.0"?><rss version="2.0"><channel><title>Slow</title>'
+                                   f"{items}</channel></rss>", "application/rss+xml")
+        if path.startswith("/slow/"):
+            time.sleep(0.5)
+            lead = f"Story {path[6:]} of the slow feed says the Ostry council met for the {path[6:]}th time."
+            return self._send(200, STORY.format(title=f"Slow {path[6:]}", lead=lead, canonical=base + path),
+                              "text/html")
         if path == "/site.html":
             return self._send(200, '<html><head><link rel="alternate" type="application/atom+xml" '
                                    'href="/atom.xml"></head><body>Herald</body></html>', "text/html")
@@ -274,9 +285,6 @@ def test_retention_removes_old_feed_articles_and_never_hand_indexed_ones(tmp_pat
 
 
 def test_update_every_runs_until_sigterm_and_exits_cleanly(tmp_path, encoder, site):
-    import signal
-    import time
-
     root = tmp_path / "index"
     follow(root, encoder, site.url("/atom.xml"))
     env = {"PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1", "NEWSDESK_ALLOW_PRIVATE_URLS": "1",
@@ -292,3 +300,25 @@ def test_update_every_runs_until_sigterm_and_exits_cleanly(tmp_path, encoder, si
     finally:
         process.kill()
     assert len(runs[0]["added"]) == 2 and runs[1]["not_modified"] == 1 and runs[1]["added"] == []
+
+
+def test_update_killed_mid_run_loses_and_doubles_nothing(tmp_path, encoder, site):
+    root = tmp_path / "index"
+    follow(root, encoder, site.url("/slow.rss"))
+    before = store.current_generation(root)
+    env = {"PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1", "NEWSDESK_ALLOW_PRIVATE_URLS": "1",
+           "NEWSDESK_FEED_DELAY": "0", "NEWSDESK_BACKEND": encoder.backend, "HOME": str(tmp_path)}
+    hits = len(site.hits)
+    process = subprocess.Popen([*NEWSDESK, "update", "--index", str(root)], env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while not any(h.startswith("/slow/2") for h in site.hits[hits:]) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=30)
+    assert store.current_generation(root) == before  # the old index, whole
+    assert read_states(root)[site.url("/slow.rss")].seen == []
+    first = updater(root, encoder).run()
+    assert len(first.added) == 6 and len(stored_articles(root)) == 6
+    again = updater(root, encoder).run()
+    assert again.as_json()["items_new"] == 0 and not again.added and len(stored_articles(root)) == 6
