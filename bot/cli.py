@@ -99,6 +99,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--base-url", help="another Bot API server, e.g. http://127.0.0.1:8081/bot "
                    "(default: $NEWSDESK_TELEGRAM_BASE_URL, else Telegram's)")
     p.add_argument("--public", action="store_true", help="let anyone ask (without an allow-list)")
+    p.add_argument("--update-every", type=feed_commands.duration, metavar="DURATION",
+                   help="also update the followed feeds every DURATION (e.g. 15m), as `newsdesk update` does")
     p = sub.add_parser("serve", parents=[index_opt], help="serve the HTTP API and the web page",
                        description="Answer over HTTP until stopped (Ctrl-C or SIGTERM): the web page at /, "
                                    "POST /api/ask, GET /api/articles/ID, /api/stats, /api/health, and the "
@@ -357,7 +359,7 @@ def cmd_telegram(args, settings: Settings) -> int:
 
     if args.base_url:
         settings.telegram_base_url = args.base_url
-    return run_bot(settings, public=args.public)
+    return run_bot(settings, public=args.public, update_every=args.update_every)
 
 
 def cmd_serve(args, settings: Settings) -> int:

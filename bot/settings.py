@@ -40,6 +40,7 @@ class Settings(BaseSettings):
     fetch_timeout: float = Field(20, gt=0, description="seconds before a page download is abandoned")
     keep_days: int | None = Field(None, ge=1, description="`update` removes feed articles older than this")
     feed_delay: float = Field(1.0, ge=0, description="seconds between two requests to the same site during `update`")
+    alert_check_seconds: float = Field(30, gt=0, description="how often the bot looks for new articles for /follow")
     api_token: SecretStr | None = Field(None, description="what HTTP API clients send as Authorization: Bearer")
     conversation_ttl: float = Field(1800, gt=0, description="seconds an idle web/API conversation is kept")
     max_conversations: int = Field(10_000, ge=1, description="web/API conversations kept at once")

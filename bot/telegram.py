@@ -11,6 +11,7 @@ from telegram.error import TelegramError
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, Defaults
 from telegram.request import BaseRequest
 
+from bot import telegram_follow
 from bot import telegram_handlers as handlers
 from bot.settings import Settings
 from bot.wiring import open_pipeline
@@ -23,6 +24,9 @@ COMMANDS = [
     BotCommand("sources", "The articles behind the last answer"),
     BotCommand("reset", "Forget this conversation"),
     BotCommand("add", "Add a web page: /add URL"),
+    BotCommand("follow", "Tell me when new articles answer: /follow QUESTION"),
+    BotCommand("following", "The questions you follow"),
+    BotCommand("unfollow", "Stop following one: /unfollow N"),
     BotCommand("help", "How to ask, and the commands"),
 ]
 MAX_RETRIES = 3  # a 429 is retried this often, each time after Telegram's retry_after
@@ -72,7 +76,7 @@ async def _post_init(application: Application) -> None:
 
 
 def build_application(cfg: handlers.BotConfig, token: str, base_url: str | None = None,
-                      request: BaseRequest | None = None) -> Application:
+                      request: BaseRequest | None = None, update_every: float | None = None) -> Application:
     """The Application: handlers, rate limiter with 429 retries, concurrent updates; `request` is for tests."""
     builder = (ApplicationBuilder().token(token).concurrent_updates(True).post_init(_post_init)
                .rate_limiter(AIORateLimiter(max_retries=MAX_RETRIES))
@@ -82,7 +86,8 @@ def build_application(cfg: handlers.BotConfig, token: str, base_url: str | None 
     if request:
         builder = builder.request(request).get_updates_request(request)
     application = builder.build()
-    handlers.register(application, cfg)
+    telegram_follow.register(application, cfg, update_every, cfg.settings.alert_check_seconds)  # before
+    handlers.register(application, cfg)  # the catch-all for unknown commands
     return application
 
 
@@ -96,7 +101,7 @@ def _startup_problem(settings: Settings, public: bool) -> str | None:
     return None
 
 
-def run_bot(settings: Settings, public: bool) -> int:
+def run_bot(settings: Settings, public: bool, update_every: float | None = None) -> int:
     """Answer Telegram chats by long polling until SIGINT or SIGTERM; 0 after a clean stop."""
     problem = _startup_problem(settings, public)
     if problem:
@@ -106,7 +111,8 @@ def run_bot(settings: Settings, public: bool) -> int:
     configure_logging(token)
     pipeline = open_pipeline(settings)
     pipeline.stats()  # a missing or damaged index stops the bot here, with the index's own message
-    application = build_application(bot_config(settings, pipeline, public), token, settings.telegram_base_url)
+    application = build_application(bot_config(settings, pipeline, public), token, settings.telegram_base_url,
+                                    update_every=update_every)
     try:
         application.run_polling(allowed_updates=[Update.MESSAGE, Update.CALLBACK_QUERY])
     except TelegramError as exc:  # a rejected token, or no Bot API server at the base URL

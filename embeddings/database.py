@@ -329,3 +329,10 @@ def feed_articles_before(db: sqlite3.Connection, day: dt.date) -> list[str]:
     rows = db.execute("SELECT id FROM articles WHERE origin LIKE 'feed:%' AND date IS NOT NULL AND date < ?",
                       (day.isoformat(),))
     return [row[0] for row in rows]
+
+
+def articles_after(db: sqlite3.Connection, rowid: int) -> tuple[list[str], int]:
+    """Ids of the articles stored after row `rowid` (rowids only grow), and the highest rowid now."""
+    ids = [row[0] for row in db.execute("SELECT id FROM articles WHERE rowid > ? ORDER BY rowid", (rowid,))]
+    top = db.execute("SELECT coalesce(max(rowid), 0) FROM articles").fetchone()[0]
+    return ids, max(top, rowid)

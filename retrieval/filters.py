@@ -17,9 +17,10 @@ class Filters(BaseModel):
     until: dt.date | None = None
     source: str | None = None
     undated: bool = False  # let articles without a date through the date bounds (time words in a question)
+    articles: list[str] | None = None  # only these article ids (a standing question asked of new articles)
 
     def is_empty(self) -> bool:
-        return self.since is None and self.until is None and not self.source
+        return self.since is None and self.until is None and not self.source and self.articles is None
 
     def merged(self, other: "Filters") -> "Filters":
         """These filters with `other`'s set fields taking precedence."""
@@ -40,6 +41,9 @@ class Filters(BaseModel):
         if self.source:
             clauses.append("lower(a.source) = lower(?)")
             params.append(self.source)
+        if self.articles is not None:
+            clauses.append(f"a.id IN ({', '.join('?' * len(self.articles))})" if self.articles else "0")
+            params.extend(self.articles)
         return " AND ".join(clauses) or "1", params
 
 

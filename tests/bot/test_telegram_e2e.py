@@ -156,11 +156,11 @@ def bot(tmp_path_factory, sample_index, encoder, web_page):
 
 
 @contextlib.contextmanager
-def running_bot(emu: Emulator, index: Path, env: dict, cwd: Path, articles: int, page_url: str):
-    """The real `newsdesk telegram` polling `emu` for the length of the block; its output in cwd."""
+def running_bot(emu: Emulator, index: Path, env: dict, cwd: Path, articles: int, page_url: str, *args: str):
+    """The real `newsdesk telegram` (with `args`) polling `emu` for the length of the block; its output in cwd."""
     output = cwd / "bot-output.txt"
     with output.open("w") as sink:  # cwd: a folder without a .env
-        process = subprocess.Popen([*NEWSDESK, "telegram", "--index", str(index), "--base-url", emu.base_url],
+        process = subprocess.Popen([*NEWSDESK, "telegram", "--index", str(index), "--base-url", emu.base_url, *args],
                                    cwd=cwd, env=env, stdout=sink, stderr=subprocess.STDOUT)
     session = Session(emu, process, output, index, articles, page_url)
     try:
@@ -189,7 +189,8 @@ def local_answer(session: Session, encoder, *questions: str):
 def test_start_registers_the_commands_and_introduces_the_bot(bot):
     bot.wait_until(lambda: bot.emu.commands, "setMyCommands")
     [menu] = bot.emu.commands.values()
-    assert {c["command"] for c in menu} == {"start", "help", "ask", "sources", "reset", "add"}
+    assert {c["command"] for c in menu} == {"start", "help", "ask", "sources", "reset", "add", "follow",
+                                            "following", "unfollow"}
     [reply] = bot.say(ANN["id"], "/start", ANN)
     assert f"from the {bot.articles} articles" in reply["text"] and "for example" in reply["text"]
 
