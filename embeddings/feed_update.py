@@ -134,7 +134,8 @@ class FeedUpdater:
         if parsed is not None:
             state.title = parsed.title or state.title
             known = set(state.seen) | set(state.failing)
-            new = [item for item in parsed.items if item.key not in known][: self.per_feed]
+            unseen = [item for item in parsed.items if item.key not in known]
+            new, state.backlog = unseen[: self.per_feed], len(unseen) > self.per_feed
             state.items_seen += len(new)
         due = [FeedItem(key=k, link=f.link, title=f.title) for k, f in state.failing.items()
                if f.next_try <= state.last_fetch]

@@ -45,6 +45,7 @@ class FeedState(BaseModel):
     seen: list[str] = Field(default_factory=list, description="keys (GUID, else link) of items handled")
     failing: dict[str, ItemFailure] = Field(default_factory=dict)
     dropped: list[str] = Field(default_factory=list, description="items given up after repeated failures")
+    backlog: bool = Field(False, description="new items were left for the next run (past the per-run cap)")
 
     @property
     def source(self) -> str:
@@ -52,8 +53,11 @@ class FeedState(BaseModel):
         return self.name or self.title or urlsplit(self.url).hostname or self.url
 
     def conditional_headers(self) -> dict[str, str]:
-        """If-None-Match / If-Modified-Since from the last answer, so an unchanged feed costs a 304."""
+        """If-None-Match / If-Modified-Since from the last answer, so an unchanged feed costs a 304; none while
+        a backlog of items waits (a 304 would hide them)."""
         headers = {}
+        if self.backlog:
+            return headers
         if self.etag:
             headers["If-None-Match"] = self.etag
         if self.modified:

@@ -361,3 +361,14 @@ def test_real_news_pages_from_a_feed_are_indexed_and_answered_from(tmp_path, enc
         answer = pipeline.ask(first)
         assert answer.answered and answer.sentences[0].text in first
         assert answer.sentences[0].citation.source == "Real"
+
+
+def test_items_past_the_per_run_cap_are_taken_by_the_next_run(tmp_path, encoder, site):
+    root = tmp_path / "index"
+    follow(root, encoder, site.url("/feed.rss"))
+    first = updater(root, encoder, per_feed=2).run()
+    assert first.feeds[0].new_items == 2 and read_states(root)[site.url("/feed.rss")].backlog
+    second = updater(root, encoder, per_feed=2).run()  # the feed is unchanged, but its rest is not yet read
+    assert second.feeds[0].status == "fetched" and second.feeds[0].new_items == 2
+    third = updater(root, encoder, per_feed=2).run()
+    assert third.feeds[0].status == "not modified"
