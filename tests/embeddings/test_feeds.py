@@ -68,6 +68,9 @@ HOSTILE = {
 }
 
 
+PUBLIC_HOST, PUBLIC_ADDRESS = "news.example.com", "93.184.216.34"
+
+
 def _real_pages(count: int = 3) -> list[dict]:
     """A few real news pages with their human-checked text, when the shared data is beside the repository."""
     import gzip
@@ -87,7 +90,14 @@ class _Site(BaseHTTPRequestHandler):
     def do_GET(self):  # noqa: N802
         self.server.hits.append(self.path)
         base = f"http://127.0.0.1:{self.server.server_address[1]}"
-        path = self.path.split("?")[0]
+        path = re.sub(r"^http://[^/]+", "", self.path).split("?")[0]  # as a proxy, requests name the host
+        if path == "/public.rss":
+            items = (f"<item><guid>a</guid><link>{base}/story/1</link></item>"
+                     f"<item><guid>b</guid><link>http://{PUBLIC_HOST}/to-loopback</link></item>")
+            return self._send(200, f'<?xml version="1.0"?><rss version="2.0"><channel><title>Public</title>'
+                                   f"{items}</channel></rss>", "application/rss+xml")
+        if path == "/to-loopback":
+            return self._send(302, "", "text/plain", {"Location": f"{base}/story/2"})
         if path in ("/feed.rss", "/atom.xml"):
             if self.headers.get("If-None-Match") == '"v1"':
                 return self._send(304, "", "application/rss+xml")
@@ -372,3 +382,25 @@ def test_items_past_the_per_run_cap_are_taken_by_the_next_run(tmp_path, encoder,
     assert second.feeds[0].status == "fetched" and second.feeds[0].new_items == 2
     third = updater(root, encoder, per_feed=2).run()
     assert third.feeds[0].status == "not modified"
+
+
+def test_items_at_or_redirecting_to_loopback_are_refused_from_a_public_feed(tmp_path, encoder, site, monkeypatch):
+    """The feed's host resolves to a public address (HTTP through the test site as a proxy); its items point
+    at 127.0.0.1, directly or by a redirect: neither page is fetched."""
+    import socket
+
+    real = socket.getaddrinfo
+    monkeypatch.setattr(socket, "getaddrinfo", lambda host, *a, **k: (
+        [(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", (PUBLIC_ADDRESS, 80))]
+        if host == PUBLIC_HOST else real(host, *a, **k)))
+    monkeypatch.setenv("HTTP_PROXY", site.url(""))
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    root = tmp_path / "index"
+    follow(root, encoder, f"http://{PUBLIC_HOST}/public.rss")
+    hits = len(site.hits)
+    report = FeedUpdater(root, encoder, allow_private=False, timeout=10, delay=0).run()
+    assert report.count("fetched") == 1 and not report.added
+    reasons = sorted(s["reason"] for s in report.skipped)
+    assert all("127.0.0.1 resolves to a non-public address" in r for r in reasons) and len(reasons) == 2
+    assert not any(h.endswith(("/story/1", "/story/2")) for h in site.hits[hits:])
