@@ -71,12 +71,17 @@ def refers_back(question: str) -> bool:
     return any(w.lower() in PRONOUNS for w in _tokens(question))
 
 
+def topical_words(question: str) -> list[str]:
+    """The question's words rarer in English than one in 100,000 (Zipf 5 or less): what names a subject."""
+    return [t for t in query_terms(question) if rarity(t) >= MAX_RARITY - TOPICAL_ZIPF]
+
+
 def previous_holds_subject(question: str, previous_article: str) -> bool:
     """Whether the previous turn's article (its title and text) holds the question's subject: its rarest
     topical word, one rarer in English than one in 100,000 words (Zipf frequency 5 or less). "was there a
     storm?" after a story on drones brings a subject that story lacks and stands alone, while "how much
     rain fell?" after Storm Orla, or "how long will it last?" (no subject of its own), stays with it."""
-    topical = [t for t in query_terms(question) if rarity(t) >= MAX_RARITY - TOPICAL_ZIPF]
+    topical = topical_words(question)
     return not topical or stem(max(topical, key=rarity)) in stems(previous_article)
 
 

@@ -16,7 +16,7 @@ from retrieval.answerer import ExtractiveAnswerer, Judgement
 from retrieval.calibration import MIN_CONFIDENCE
 from retrieval.abstention import chance_score, unrelated_questions
 from retrieval.conversation import (Conversation, Query, follow_up_query, leans_back,
-                                   previous_holds_subject, refers_back)
+                                   previous_holds_subject, refers_back, topical_words)
 from retrieval.filters import Filters, parse_inline
 from retrieval.models import Answer
 from retrieval.retriever import HybridRetriever
@@ -124,13 +124,25 @@ class Pipeline:
 
     def _follows(self, index: IndexReader, question: str, previous: Answer) -> bool:
         """Whether a question continues the previous turn: it leans back with a pronoun ("who is their ceo?"),
-        or leans back otherwise and brings no subject of its own that the previous turn's article lacks."""
+        or leans back otherwise and brings no subject of its own that the previous turn's article lacks; one
+        with a subject must also find its best passage in that article when asked alone ("who got elected in
+        ostry?" after the Ostry tram story names the town, but points at the election story)."""
         if not leans_back(question):
             return False
         if refers_back(question):
             return True
         article = database.get_article(index.db, previous.sentences[0].citation.article_id)
-        return article is not None and previous_holds_subject(question, f"{article.title}\n{article.text}")
+        if article is None or not previous_holds_subject(question, f"{article.title}\n{article.text}"):
+            return False
+        return not topical_words(question) or self._first_passage_in(index, question, article.id)
+
+    def _first_passage_in(self, index: IndexReader, question: str, article_id: str) -> bool:
+        """Whether the question alone finds its best passage in the article `article_id`."""
+        _, ids = index.search_passages(self.encoder.encode([question])[0], 1)
+        if ids[0][0] < 0:
+            return False
+        [(rowid, _, _)] = database.passages_by_id(index.db, [int(ids[0][0])]).values()
+        return rowid in database.article_rowids(index.db, [article_id])
 
     def chance(self, index: IndexReader) -> float:
         """What unrelated questions score on this generation of the index (computed once per generation,

@@ -43,6 +43,14 @@ def test_a_follow_up_must_not_bring_a_subject_the_previous_article_lacks():
     assert not previous_holds_subject("how much did the tram cost", drones)
 
 
+def test_a_question_on_another_story_of_the_same_town_switches_story(sample_pipeline):
+    run_dialogue(sample_pipeline, [
+        ("what time did the first tram leave", "text/ostry-tram-line-opens.txt", ["6.05"]),
+        ("who got elected in ostry", "scraped/northline-ostry-mayor-election.txt", ["Pauline Marsh"]),
+        ("what did she promise", "scraped/northline-ostry-mayor-election.txt", ["promised"]),
+    ])
+
+
 def run_dialogue(pipeline, turns):
     """Ask each (question, expected article, words the first sentence must hold) in one conversation."""
     conversation = Conversation()
