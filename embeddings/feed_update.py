@@ -4,12 +4,14 @@ fetched like `add`, and every article and feed state of the run committed as one
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from embeddings.encoder import Encoder
-from embeddings.feeds import FEED_KINDS, FeedItem, FeedState, ItemFailure, load_states, parse_feed, save_state
+from embeddings.feeds import (FEED_KINDS, VOLATILE, FeedItem, FeedState, ItemFailure, load_states, parse_feed,
+                              save_state)
 from embeddings.fetch import FetchError, check_url, fetch_article, get
 from embeddings.index import IndexWriter
 from embeddings.indexer import Indexer
@@ -62,15 +64,30 @@ class UpdateReport:
                 f"{len(self.skipped)} skipped")
 
 
+STATUS_FILE = "feeds-status.json"
+
+
 def read_states(root: Path) -> dict[str, FeedState]:
-    """The feeds the committed index follows (none without an index)."""
+    """The feeds the committed index follows (none without an index), with their latest fetch's status."""
     if store.current_generation(root) is None:
         return {}
     db = database.connect(str(store.generation_dir(root) / store.DB_FILE), readonly=True)
     try:
-        return load_states(db)
+        states = load_states(db)
     finally:
         db.close()
+    path = root / STATUS_FILE
+    latest = json.loads(path.read_text()) if path.exists() else {}
+    for url, state in states.items():
+        fetched = FeedState.model_validate({**state.model_dump(), **latest.get(url, {})})
+        if fetched.last_fetch and (state.last_fetch is None or fetched.last_fetch > state.last_fetch):
+            states[url] = fetched
+    return states
+
+
+def _write_status(root: Path, states: dict[str, FeedState]) -> None:
+    status = {url: s.model_dump(mode="json", include=set(VOLATILE)) for url, s in states.items()}
+    store.write_atomically(root / STATUS_FILE, json.dumps(status, indent=1))
 
 
 class FeedUpdater:
@@ -87,29 +104,49 @@ class FeedUpdater:
         """One pass over the feeds, then one commit of the new articles, the feeds' new state and the
         retirement of feed articles past `keep_days`."""
         states, report, articles = read_states(self.root), UpdateReport(), []
+        before = {url: state.durable() for url, state in states.items()}
         self.polite = Politeness(allow_private=self.allow_private, timeout=self.timeout, delay=self.delay)
         for state in states.values():
             report.feeds.append(self._poll(state, articles, report))
-        if not states:
-            return report
         unique: dict[str, Article] = {}
         for article in articles:  # the same story from two feeds (its URL) is one article, the first one read
             unique.setdefault(article.id, article)
+        changed = any(state.durable() != before[url] for url, state in states.items())
+        if unique or changed or self._retirement_due():
+            self._commit(list(unique.values()), states, report)
+        if states:
+            _write_status(self.root, states)
+        return report
 
+    def _commit(self, articles: list[Article], states: dict[str, FeedState], report: UpdateReport) -> None:
+        """The run's articles, feed states and retirements as one generation."""
         def also(writer: IndexWriter) -> None:
             _save(writer, states)
             report.removed = self._retire(writer)
 
-        indexed = Indexer(self.root, self.encoder, show_progress=False).run(unique.values(), also=also)
+        indexed = Indexer(self.root, self.encoder, show_progress=False).run(articles, also=also)
         report.added, report.updated, report.generation = indexed.added, indexed.updated, indexed.generation
         report.skipped += [{"url": p.path, "reason": p.reason} for p in indexed.problems]
-        return report
+
+    def _cutoff(self) -> dt.date | None:
+        return (self.clock() - dt.timedelta(days=self.keep_days)).date() if self.keep_days is not None else None
+
+    def _retirement_due(self) -> bool:
+        """Whether the committed index holds feed articles past `keep_days` (a read, no lock needed)."""
+        cutoff = self._cutoff()
+        if cutoff is None or store.current_generation(self.root) is None:
+            return False
+        db = database.connect(str(store.generation_dir(self.root) / store.DB_FILE), readonly=True)
+        try:
+            return bool(database.feed_articles_before(db, cutoff))
+        finally:
+            db.close()
 
     def _retire(self, writer: IndexWriter) -> list[str]:
         """Remove feed articles dated more than `keep_days` ago (never those indexed by hand)."""
-        if self.keep_days is None:
+        cutoff = self._cutoff()
+        if cutoff is None:
             return []
-        cutoff = (self.clock() - dt.timedelta(days=self.keep_days)).date()
         old = database.feed_articles_before(writer.db, cutoff)
         for article_id in old:
             writer.remove(article_id)

@@ -64,9 +64,18 @@ class FeedState(BaseModel):
             headers["If-Modified-Since"] = self.modified
         return headers
 
+    def durable(self) -> str:
+        """What must be committed with the articles: everything but the last fetch's time and answer."""
+        return self.model_dump_json(exclude=set(VOLATILE))
+
     def remember(self, key: str) -> None:
         self.seen.append(key)
         del self.seen[:-MAX_SEEN]
+
+
+# When a feed was last fetched and how it answered: shown by `feeds list`, kept beside the index (not in a
+# commit) so that a run in which nothing changed writes no new generation.
+VOLATILE = frozenset({"last_fetch", "last_status", "last_error"})
 
 
 class FeedItem(BaseModel):

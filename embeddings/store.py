@@ -6,6 +6,8 @@ Layout of an index directory:
     .lock                held by the one process writing
     gen-<time>-<rand>/   manifest.json, index.sqlite, sentences.faiss, passages.faiss
                          (and passages.hnsw from 150,000 passages on: embeddings/passage_graph.py)
+    feeds-status.json    when each feed was last fetched and how it answered (embeddings/feed_update.py)
+    follows.json         the Telegram chats' standing questions (retrieval/standing.py)
 
 A writer copies the current generation into a new folder, changes it there, syncs it to disk and
 only then points CURRENT at it, so a reader or a crash only ever sees a whole old or whole new index.
@@ -129,6 +131,15 @@ def _fsync(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Replace a small file beside the index whole: written to a temporary file, synced, renamed over it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
+    temporary.write_text(text)
+    _fsync(temporary)
+    os.replace(temporary, path)
 
 
 def disk_size(root: Path) -> int:

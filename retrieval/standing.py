@@ -4,14 +4,12 @@ and answered to that chat only when the new articles hold the answer. Kept in a 
 from __future__ import annotations
 
 import datetime as dt
-import os
-import tempfile
 import threading
 from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from embeddings import database
+from embeddings import database, store
 from retrieval.filters import Filters
 from retrieval.models import Answer
 
@@ -95,9 +93,4 @@ class StandingQuestions:
         return Alert(follow=follow, answer=answer)
 
     def _save(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile("w", dir=self.path.parent, prefix=".follows-", delete=False) as out:
-            out.write(self._data.model_dump_json(indent=1))
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(out.name, self.path)
+        store.write_atomically(self.path, self._data.model_dump_json(indent=1))
