@@ -10,6 +10,7 @@ import datetime as dt
 import hmac
 import logging
 import os
+import re
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -36,6 +37,9 @@ SECURITY_HEADERS = {
     "x-content-type-options": "nosniff",
     "referrer-policy": "no-referrer",
 }
+
+
+NOT_SPACE = re.compile("[^\t\n\v\f\r \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]")
 
 
 def _date(value: Any) -> dt.date:
@@ -74,7 +78,8 @@ class AskRequest(BaseModel):
     @field_validator("question")
     @classmethod
     def _not_blank(cls, value: str) -> str:
-        if not value.strip():
+        """The schema's pattern `\S`, with JSON Schema's (ECMAScript's) idea of white space, not Python's."""
+        if not NOT_SPACE.search(value):
             raise ValueError("the question is empty")
         return value
 
