@@ -328,7 +328,9 @@ def cmd_show(args, settings: Settings) -> int:
         print(f"newsdesk: no article {args.article_id!r} in {settings.index}", file=sys.stderr)
         return 1
     if args.json:
-        print(article.model_dump_json(include={"id", "title", "date", "url", "source", "text"}))
+        from retrieval.models import StoredArticle
+
+        print(StoredArticle.of(article).model_dump_json())
     else:
         meta = [article.source, article.date and article.date.isoformat(), article.url]
         print(f"{article.title}\n{' · '.join(m for m in meta if m)}\n\n{article.text}")

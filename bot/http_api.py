@@ -23,7 +23,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_valida
 
 from bot.conversations import ConversationStore
 from retrieval.filters import Filters, parse_date
-from retrieval.models import Answer
+from retrieval.models import Answer, StoredArticle
 from retrieval.pipeline import MAX_QUESTION_CHARS
 
 log = logging.getLogger("newsdesk.http")
@@ -90,17 +90,6 @@ class AskReply(Answer):
     conversation: str
 
 
-class ArticleReply(BaseModel):
-    """A stored article as `newsdesk show --json` prints it: quotes are `text[start:end]`."""
-
-    id: str
-    title: str
-    date: dt.date | None = None
-    url: str | None = None
-    source: str | None = None
-    text: str
-
-
 class Health(BaseModel):
     status: str = "ok"
     articles: int
@@ -136,14 +125,14 @@ def create_app(pipeline, top: int = 3, token: str | None = None,
         chat = chats.get(request.conversation)
         return await anyio.to_thread.run_sync(_answer, pipeline, chat, request, top, limiter=slots)
 
-    @app.get("/api/articles/{article_id:path}", response_model=ArticleReply, dependencies=authorised,
+    @app.get("/api/articles/{article_id:path}", response_model=StoredArticle, dependencies=authorised,
              responses=_errors(404, *refusals))
-    def article(article_id: str) -> ArticleReply:
+    def article(article_id: str) -> StoredArticle:
         """The stored article a citation points into."""
         found = pipeline.article(article_id)
         if found is None:
             raise HTTPException(404, f"no article {article_id!r}")
-        return ArticleReply(**found.model_dump(include=set(ArticleReply.model_fields)))
+        return StoredArticle.of(found)
 
     @app.get("/api/stats", dependencies=authorised, responses=_errors(*refusals))
     def stats() -> dict[str, int | str | None]:

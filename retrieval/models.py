@@ -6,6 +6,8 @@ import datetime as dt
 
 from pydantic import BaseModel, Field
 
+from embeddings.models import Article
+
 
 class Citation(BaseModel):
     """Where a quoted sentence comes from: `show(article_id).text[start:end]` is the quote."""
@@ -55,3 +57,18 @@ class Answer(BaseModel):
         for sentence in self.sentences:
             seen.setdefault(sentence.citation.article_id, sentence.citation)
         return list(seen.values())
+
+
+class StoredArticle(BaseModel):
+    """A stored article as `newsdesk show --json` and `GET /api/articles/{id}` give it: quotes are `text[start:end]`."""
+
+    id: str
+    title: str
+    text: str
+    date: dt.date | None = None
+    url: str | None = None
+    source: str | None = None
+
+    @classmethod
+    def of(cls, article: Article) -> "StoredArticle":
+        return cls(**article.model_dump(include=set(cls.model_fields)))
