@@ -12,7 +12,7 @@ from telegram.error import TelegramError
 from telegram.ext import Application, CommandHandler, ContextTypes
 
 from bot import render
-from bot.telegram_handlers import BotConfig, config, send_html, source_keyboard
+from bot.telegram_handlers import BotConfig, config, send_html, send_to_chat, source_keyboard
 from retrieval.standing import Alert, StandingQuestions
 
 log = logging.getLogger(__name__)
@@ -77,9 +77,7 @@ async def _send_alerts(context: ContextTypes.DEFAULT_TYPE, chat_id: int, alerts:
         pieces = render.answer_html(alert.answer, limit=render.TELEGRAM_LIMIT - len(head))
         pieces[0] = head + pieces[0]
         try:
-            for n, piece in enumerate(pieces):
-                markup = source_keyboard(alert.answer) if n == len(pieces) - 1 else None
-                await context.bot.send_message(chat_id, piece, parse_mode="HTML", reply_markup=markup)
+            await send_to_chat(context.bot, chat_id, pieces, source_keyboard(alert.answer))
         except TelegramError as exc:  # e.g. the chat blocked the bot: the others still get theirs
             log.warning("alert to chat %s not sent: %s", chat_id, exc)
             return

@@ -165,26 +165,32 @@ def add_page(cfg: BotConfig, url: str) -> str:
 
 async def send_html(update: Update, context: ContextTypes.DEFAULT_TYPE, text: str,
                     keyboard: InlineKeyboardMarkup | None = None) -> None:
-    """Send one HTML message to the update's chat (quoting it in groups); plain text if Telegram can't parse it."""
-    chat, message = update.effective_chat, update.effective_message
-    quote = chat.type != Chat.PRIVATE and message is not None
-    reply = ReplyParameters(message.message_id, allow_sending_without_reply=True) if quote else None
-    try:
-        await context.bot.send_message(chat.id, text, parse_mode=ParseMode.HTML, reply_markup=keyboard,
-                                       reply_parameters=reply)
-    except BadRequest as exc:
-        if "can't parse entities" not in exc.message.lower():
-            raise
-        log.warning("Telegram rejected a message's HTML (%s); sending it as plain text", exc.message)
-        await context.bot.send_message(chat.id, render.html_to_plain(text), reply_markup=keyboard,
-                                       reply_parameters=reply)
+    """Send one HTML message to the update's chat (quoting it in groups)."""
+    await send_pieces(update, context, [text], keyboard)
 
 
 async def send_pieces(update: Update, context: ContextTypes.DEFAULT_TYPE, pieces: list[str],
                       keyboard: InlineKeyboardMarkup | None = None) -> None:
-    """Send a reply split into messages, the buttons under the last one."""
+    """Send a reply split into messages to the update's chat (quoting it in groups), the buttons under the last."""
+    chat, message = update.effective_chat, update.effective_message
+    quote = chat.type != Chat.PRIVATE and message is not None
+    reply = ReplyParameters(message.message_id, allow_sending_without_reply=True) if quote else None
+    await send_to_chat(context.bot, chat.id, pieces, keyboard, reply)
+
+
+async def send_to_chat(bot, chat_id: int, pieces: list[str], keyboard: InlineKeyboardMarkup | None = None,
+                       reply: ReplyParameters | None = None) -> None:
+    """HTML messages to a chat, the buttons under the last; one Telegram cannot parse goes as plain text."""
     for number, piece in enumerate(pieces, start=1):
-        await send_html(update, context, piece, keyboard if number == len(pieces) else None)
+        markup = keyboard if number == len(pieces) else None
+        try:
+            await bot.send_message(chat_id, piece, parse_mode=ParseMode.HTML, reply_markup=markup,
+                                   reply_parameters=reply)
+        except BadRequest as exc:
+            if "can't parse entities" not in exc.message.lower():
+                raise
+            log.warning("Telegram rejected a message's HTML (%s); sending it as plain text", exc.message)
+            await bot.send_message(chat_id, render.html_to_plain(piece), reply_markup=markup, reply_parameters=reply)
 
 
 @contextlib.asynccontextmanager
