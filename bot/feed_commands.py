@@ -10,6 +10,7 @@ import sys
 import threading
 
 from bot.settings import Settings
+from bot.wiring import feed_updater, fetch_limits
 
 FEEDS_HELP = """Follow RSS and Atom feeds. `add` takes a feed's URL, or a site's page that advertises one;
 `newsdesk update` then indexes each feed's new stories. What newsdesk knows of each feed is kept inside the index."""
@@ -73,8 +74,7 @@ def _add(args, settings: Settings) -> int:
     from embeddings.indexer import Indexer
 
     try:
-        url, parsed = resolve_feed(args.url, allow_private=settings.allow_private_urls,
-                                   max_bytes=int(settings.max_page_mb * 2**20), timeout=settings.fetch_timeout)
+        url, parsed = resolve_feed(args.url, **fetch_limits(settings))
     except FetchError as exc:
         print(f"newsdesk feeds add: {exc}", file=sys.stderr)
         return 1
@@ -128,12 +128,7 @@ def _remove(args, settings: Settings) -> int:
 
 def cmd_update(args, settings: Settings) -> int:
     """One pass over the feeds (1 when every feed failed, else 0), or one every --every until stopped."""
-    from embeddings.feed_update import FeedUpdater
-
-    updater = FeedUpdater(settings.index, _encoder(settings), allow_private=settings.allow_private_urls,
-                          max_bytes=int(settings.max_page_mb * 2**20), timeout=settings.fetch_timeout,
-                          per_feed=args.per_feed, keep_days=args.keep_days or settings.keep_days,
-                          delay=settings.feed_delay)
+    updater = feed_updater(settings, per_feed=args.per_feed, keep_days=args.keep_days or settings.keep_days)
     if args.every is None:
         return _print_update(updater.run(), args.json)
     stop = _stop_on_signals()

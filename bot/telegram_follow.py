@@ -13,6 +13,7 @@ from telegram.ext import Application, CommandHandler, ContextTypes
 
 from bot import render
 from bot.telegram_handlers import BotConfig, config, send_html, send_to_chat, source_keyboard
+from bot.wiring import feed_updater
 from retrieval.standing import Alert, StandingQuestions
 
 log = logging.getLogger(__name__)
@@ -88,13 +89,8 @@ async def _send_alerts(context: ContextTypes.DEFAULT_TYPE, chat_id: int, alerts:
 
 async def update_feeds(context: ContextTypes.DEFAULT_TYPE) -> None:
     """Job: one `newsdesk update` pass in a worker thread, then the alerts it brings."""
-    from embeddings.feed_update import FeedUpdater
-
     cfg: BotConfig = config(context)
-    s = cfg.settings
-    updater = FeedUpdater(s.index, cfg.pipeline.encoder, allow_private=s.allow_private_urls,
-                          max_bytes=int(s.max_page_mb * 2**20), timeout=s.fetch_timeout, keep_days=s.keep_days,
-                          delay=s.feed_delay)
+    updater = feed_updater(cfg.settings, cfg.pipeline.encoder)
     try:
         report = await asyncio.to_thread(updater.run)
         log.info("feeds: %s", report.summary())

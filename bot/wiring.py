@@ -1,4 +1,5 @@
-"""Settings → the objects every adapter works through: the pipeline that answers, and the indexer that adds a page.
+"""Settings → the objects every adapter works through: the pipeline that answers, the indexer that adds a page,
+and the feed updater.
 
 The CLI and the Telegram bot both build theirs here, so neither imports the other.
 """
@@ -16,11 +17,24 @@ def open_pipeline(settings: Settings):
     return Pipeline(settings.index, make_encoder(settings.backend), min_confidence=settings.min_confidence)
 
 
+def fetch_limits(settings: Settings) -> dict:
+    """The configured limits of every download: private addresses, page size, time."""
+    return {"allow_private": settings.allow_private_urls, "max_bytes": int(settings.max_page_mb * 2**20),
+            "timeout": settings.fetch_timeout}
+
+
 def add_url(url: str, settings: Settings, encoder=None):
     """Fetch, extract and index one page with the configured limits (`newsdesk add`, the bot's /add)."""
     from embeddings.add import index_url
     from embeddings.encoder import make_encoder
 
-    return index_url(url, settings.index, encoder or make_encoder(settings.backend),
-                     allow_private=settings.allow_private_urls, max_bytes=int(settings.max_page_mb * 2**20),
-                     timeout=settings.fetch_timeout)
+    return index_url(url, settings.index, encoder or make_encoder(settings.backend), **fetch_limits(settings))
+
+
+def feed_updater(settings: Settings, encoder=None, **config):
+    """The configured feed updater (`newsdesk update`, the bot's --update-every); `config` overrides settings."""
+    from embeddings.encoder import make_encoder
+    from embeddings.feed_update import FeedUpdater
+
+    options = {**fetch_limits(settings), "keep_days": settings.keep_days, "delay": settings.feed_delay, **config}
+    return FeedUpdater(settings.index, encoder or make_encoder(settings.backend), **options)
