@@ -13,7 +13,7 @@ from embeddings.encoder import Encoder
 from embeddings.feeds import (FEED_KINDS, VOLATILE, FeedItem, FeedState, ItemFailure, load_states, parse_feed,
                               save_state)
 from embeddings.fetch import FetchError, check_url, fetch_article, get
-from embeddings.index import IndexWriter
+from embeddings.index import IndexWriter, committed_db
 from embeddings.indexer import Indexer
 from embeddings.models import Article
 from embeddings.politeness import Politeness
@@ -69,13 +69,8 @@ STATUS_FILE = "feeds-status.json"
 
 def read_states(root: Path) -> dict[str, FeedState]:
     """The feeds the committed index follows (none without an index), with their latest fetch's status."""
-    if store.current_generation(root) is None:
-        return {}
-    db = database.connect(str(store.generation_dir(root) / store.DB_FILE), readonly=True)
-    try:
-        states = load_states(db)
-    finally:
-        db.close()
+    with committed_db(root) as db:
+        states = load_states(db) if db is not None else {}
     path = root / STATUS_FILE
     latest = json.loads(path.read_text()) if path.exists() else {}
     for url, state in states.items():
@@ -134,13 +129,10 @@ class FeedUpdater:
     def _retirement_due(self) -> bool:
         """Whether the committed index holds feed articles past `keep_days` (a read, no lock needed)."""
         cutoff = self._cutoff()
-        if cutoff is None or store.current_generation(self.root) is None:
+        if cutoff is None:
             return False
-        db = database.connect(str(store.generation_dir(self.root) / store.DB_FILE), readonly=True)
-        try:
-            return bool(database.feed_articles_before(db, cutoff))
-        finally:
-            db.close()
+        with committed_db(self.root) as db:
+            return db is not None and bool(database.feed_articles_before(db, cutoff))
 
     def _retire(self, writer: IndexWriter) -> list[str]:
         """Remove feed articles dated more than `keep_days` ago (never those indexed by hand)."""

@@ -103,7 +103,7 @@ def parse_feed(body: bytes, url: str) -> ParsedFeed:
     if not parsed.get("version"):
         problem = parsed.get("bozo_exception")
         raise FetchError(f"{url} is not an RSS or Atom feed" + (f" ({problem})" if problem else ""))
-    items = [item for item in map(lambda e: _item(e, url), parsed.entries) if item is not None]
+    items = [item for item in (_item(entry, url) for entry in parsed.entries) if item is not None]
     return ParsedFeed(title=(parsed.feed.get("title") or "").strip() or None, items=items)
 
 

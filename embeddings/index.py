@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -204,6 +206,20 @@ class IndexReader:
 
     def close(self) -> None:
         self.db.close()
+
+
+@contextlib.contextmanager
+def committed_db(root: Path) -> Iterator[sqlite3.Connection | None]:
+    """The committed generation's database, read-only, for a quick look without loading the vectors;
+    None when there is no index yet."""
+    if store.current_generation(root) is None:
+        yield None
+        return
+    db = database.connect(str(store.generation_dir(root) / store.DB_FILE), readonly=True)
+    try:
+        yield db
+    finally:
+        db.close()
 
 
 def manifest_backend(manifest: dict) -> str:

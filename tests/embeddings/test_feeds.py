@@ -13,10 +13,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from embeddings import database, store
+from embeddings import store
 from embeddings.feed_update import MAX_TRIES, FeedUpdater, read_states
-from embeddings.feeds import FeedState, parse_feed, resolve_feed, save_state
+from embeddings.feeds import FeedState, load_states, parse_feed, resolve_feed, save_state
 from embeddings.fetch import FetchError
+from embeddings.index import committed_db
 from embeddings.indexer import Indexer
 from tests.conftest import NEWSDESK, SHARED, require_shared
 
@@ -170,23 +171,15 @@ def follow(root, encoder, *urls: str) -> None:
 
 
 def stored_articles(root) -> dict:
-    db = database.connect(str(store.generation_dir(root) / store.DB_FILE), readonly=True)
-    try:
+    with committed_db(root) as db:
         return {row[0]: row[1:] for row in db.execute("SELECT id, title, source, date, origin FROM articles")}
-    finally:
-        db.close()
 
 
 def read_states_at_commit(root) -> FeedState:
     """The one followed feed's state as committed in the index (without the status file's latest fetch)."""
-    from embeddings.feeds import load_states
-
-    db = database.connect(str(store.generation_dir(root) / store.DB_FILE), readonly=True)
-    try:
+    with committed_db(root) as db:
         [state] = load_states(db).values()
-        return state
-    finally:
-        db.close()
+    return state
 
 
 def updater(root, encoder, **config):
