@@ -96,16 +96,17 @@ class Pipeline:
             answer = Answer(question=question, answered=False)
         else:
             previous = conversation.last_answered() if conversation else None
-            follows = previous is not None and self._follows(index, timed.text, previous)
+            alone = self.encoder.encode([timed.text])[0]  # the question as it stands, searched unless it follows up
+            follows = previous is not None and self._follows(index, timed.text, alone, previous)
             query = follow_up_query(timed.text, previous) if follows else Query(timed.text)
-            answer = self._answer(index, _Asked(question, top, abstain, filters, timed.recent), query)
+            vector = self.encoder.encode([query.text[:MAX_QUESTION_CHARS]])[0] if follows else alone
+            answer = self._answer(index, _Asked(question, top, abstain, filters, timed.recent), query, vector)
         if conversation is not None:
             conversation.add(answer)
         return answer
 
-    def _answer(self, index: IndexReader, asked: "_Asked", query: Query) -> Answer:
-        """Search for `query` and let the answerer quote or abstain."""
-        vector = self.encoder.encode([query.text[:MAX_QUESTION_CHARS]])[0]
+    def _answer(self, index: IndexReader, asked: "_Asked", query: Query, vector) -> Answer:
+        """Search for `query` (embedded as `vector`) and let the answerer quote or abstain."""
         candidates = self.retriever.run(index, query.text, vector, asked.filters)
         prefer = database.article_rowids(index.db, query.prefer)
         return self.answerer.run(index, asked.question, vector, candidates, top=asked.top, abstain=asked.abstain,
@@ -122,7 +123,7 @@ class Pipeline:
             return None
         return candidates, self.answerer.assess(index, question, vector, candidates, chance=self.chance(index))
 
-    def _follows(self, index: IndexReader, question: str, previous: Answer) -> bool:
+    def _follows(self, index: IndexReader, question: str, vector, previous: Answer) -> bool:
         """Whether a question continues the previous turn: it leans back with a pronoun ("who is their ceo?"),
         or leans back otherwise and brings no subject of its own that the previous turn's article lacks; one
         with a subject must also find its best passage in that article when asked alone ("who got elected in
@@ -134,11 +135,11 @@ class Pipeline:
         article = database.get_article(index.db, previous.sentences[0].citation.article_id)
         if article is None or not previous_holds_subject(question, f"{article.title}\n{article.text}"):
             return False
-        return not topical_words(question) or self._first_passage_in(index, question, article.id)
+        return not topical_words(question) or self._first_passage_in(index, vector, article.id)
 
-    def _first_passage_in(self, index: IndexReader, question: str, article_id: str) -> bool:
-        """Whether the question alone finds its best passage in the article `article_id`."""
-        _, ids = index.search_passages(self.encoder.encode([question])[0], 1)
+    def _first_passage_in(self, index: IndexReader, vector, article_id: str) -> bool:
+        """Whether the question alone (embedded as `vector`) finds its best passage in the article `article_id`."""
+        _, ids = index.search_passages(vector, 1)
         if ids[0][0] < 0:
             return False
         [(rowid, _, _)] = database.passages_by_id(index.db, [int(ids[0][0])]).values()
