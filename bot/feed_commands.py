@@ -68,10 +68,9 @@ def _encoder(settings: Settings):
 def _add(args, settings: Settings) -> int:
     import datetime as dt
 
-    from embeddings.feed_update import read_states
-    from embeddings.feeds import FeedState, resolve_feed, save_state
+    from embeddings.feed_update import commit_feeds, read_states
+    from embeddings.feeds import FeedState, resolve_feed
     from embeddings.fetch import FetchError
-    from embeddings.indexer import Indexer
 
     try:
         url, parsed = resolve_feed(args.url, **fetch_limits(settings))
@@ -82,7 +81,7 @@ def _add(args, settings: Settings) -> int:
         print(f"newsdesk: already following {url}", file=sys.stderr)
         return 0
     state = FeedState(url=url, name=args.name, title=parsed.title, added=dt.datetime.now(dt.timezone.utc))
-    Indexer(settings.index, _encoder(settings), show_progress=False).run([], also=lambda w: save_state(w.db, state))
+    commit_feeds(settings.index, _encoder(settings), save=[state])
     if args.json:
         print(json.dumps({"url": url, "source": state.source, "items": len(parsed.items)}))
     else:
@@ -111,17 +110,14 @@ def _list(args, settings: Settings) -> int:
 
 
 def _remove(args, settings: Settings) -> int:
-    from embeddings.feed_update import read_states
-    from embeddings.feeds import delete_state
-    from embeddings.indexer import Indexer
+    from embeddings.feed_update import commit_feeds, read_states
 
     matches = [s.url for s in read_states(settings.index).values() if args.feed in (s.url, s.name, s.source)]
     if len(matches) != 1:
         problem = "no feed" if not matches else "more than one feed"
         print(f"newsdesk feeds remove: {problem} matches {args.feed!r} (see newsdesk feeds list)", file=sys.stderr)
         return 1
-    Indexer(settings.index, _encoder(settings), show_progress=False).run(
-        [], also=lambda w: delete_state(w.db, matches[0]))
+    commit_feeds(settings.index, _encoder(settings), remove=matches)
     print(f"no longer following {matches[0]}; its articles stay in the index")
     return 0
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from embeddings.encoder import Encoder
-from embeddings.feeds import (FEED_KINDS, VOLATILE, FeedItem, FeedState, ItemFailure, load_states, parse_feed,
-                              save_state)
+from embeddings.feeds import (FEED_KINDS, VOLATILE, FeedItem, FeedState, ItemFailure, delete_state, load_states,
+                              parse_feed, save_state)
 from embeddings.fetch import FetchError, check_url, fetch_article, get
 from embeddings.index import IndexWriter, committed_db
 from embeddings.indexer import Indexer
@@ -78,6 +78,17 @@ def read_states(root: Path) -> dict[str, FeedState]:
         if fetched.last_fetch and (state.last_fetch is None or fetched.last_fetch > state.last_fetch):
             states[url] = fetched
     return states
+
+
+def commit_feeds(root: Path, encoder: Encoder, save: Iterable[FeedState] = (), remove: Iterable[str] = ()) -> None:
+    """Follow feeds (`save` their states) or stop following them (`remove` by URL), as a commit of its own."""
+    def change(writer: IndexWriter) -> None:
+        for state in save:
+            save_state(writer.db, state)
+        for url in remove:
+            delete_state(writer.db, url)
+
+    Indexer(root, encoder, show_progress=False).run([], also=change)
 
 
 def _write_status(root: Path, states: dict[str, FeedState]) -> None:

@@ -34,10 +34,9 @@ import _bench
 from bot.settings import Settings
 from bot.wiring import add_url
 from embeddings.encoder import BACKENDS, DEFAULT_BACKEND, make_encoder
-from embeddings.feed_update import FeedUpdater
-from embeddings.feeds import FeedState, save_state
 from embeddings import store
-from embeddings.indexer import Indexer
+from embeddings.feed_update import FeedUpdater, commit_feeds
+from embeddings.feeds import FeedState
 
 UNCHANGED_TARGET_S = 1.0  # for 20 unchanged feeds (the issue's target), scaled to --feeds
 PRODUCTION_DELAY_S = 1.0  # Settings.feed_delay: the pause between two requests to one site
@@ -199,7 +198,7 @@ def follow(root: Path, encoder, urls: list[str]) -> None:
     """Follow the feeds as `newsdesk feeds add` does (their state saved in one commit), without fetching them."""
     added = dt.datetime.now(dt.timezone.utc)
     states = [FeedState(url=url, added=added) for url in urls]
-    Indexer(root, encoder, show_progress=False).run([], also=lambda w: [save_state(w.db, s) for s in states])
+    commit_feeds(root, encoder, save=states)
 
 
 def measured(fn, encoder: TimedEncoder, site: Site) -> dict:

@@ -14,8 +14,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from bot import telegram_follow, telegram_handlers as handlers
-from embeddings.feeds import FeedState, save_state
-from embeddings.indexer import Indexer
+from embeddings.feed_update import commit_feeds
+from embeddings.feeds import FeedState
 from tests.bot.test_telegram_e2e import ANN, EVE, running_bot
 from tests.conftest import REPO
 from tests.telegram_emulator import Emulator
@@ -69,7 +69,7 @@ def bot(tmp_path_factory, sample_index, encoder, feed):
     index = tmp / "index"
     shutil.copytree(sample_index, index)
     state = FeedState(url=f"http://127.0.0.1:{feed.server_address[1]}/feed.rss", added=dt.datetime.now(dt.timezone.utc))
-    Indexer(index, encoder, show_progress=False).run([], also=lambda writer: save_state(writer.db, state))
+    commit_feeds(index, encoder, save=[state])
     emu = Emulator(privacy_mode=False)
     emu.start()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("NEWSDESK_", "TELEGRAM_"))}

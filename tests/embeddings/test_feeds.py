@@ -14,8 +14,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from embeddings import store
-from embeddings.feed_update import MAX_TRIES, FeedUpdater, read_states
-from embeddings.feeds import FeedState, load_states, parse_feed, resolve_feed, save_state
+from embeddings.feed_update import MAX_TRIES, FeedUpdater, commit_feeds, read_states
+from embeddings.feeds import FeedState, load_states, parse_feed, resolve_feed
 from embeddings.fetch import FetchError
 from embeddings.index import committed_db
 from embeddings.indexer import Indexer
@@ -167,7 +167,7 @@ def follow(root, encoder, *urls: str) -> None:
     import datetime as dt
 
     states = [FeedState(url=u, added=dt.datetime(2026, 11, 1, tzinfo=dt.timezone.utc)) for u in urls]
-    Indexer(root, encoder, show_progress=False).run([], also=lambda w: [save_state(w.db, s) for s in states])
+    commit_feeds(root, encoder, save=states)
 
 
 def stored_articles(root) -> dict:
