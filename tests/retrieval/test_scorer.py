@@ -1,0 +1,38 @@
+"""The trained sentence scorer: its training script end to end on a tiny slice, the shipped weights, the pair format."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from retrieval.scorer import Candidate, SentenceScorer, normalise_question, shipped_scorer
+from tests.conftest import REPO
+
+
+def test_training_runs_end_to_end_on_a_tiny_slice(tmp_path):
+    """Mine the sample's questions, train a 1-layer model, export and quantise it, score held-out questions."""
+    out = tmp_path / "out"
+    result = subprocess.run([sys.executable, str(REPO / "scripts" / "train_scorer.py"), "--tiny", "--out", str(out),
+                             "--work", str(tmp_path / "work")], capture_output=True, text=True, timeout=60, cwd=REPO)
+    assert result.returncode == 0, result.stderr[-2000:]
+    card = json.loads((out / "scorer.json").read_text())
+    assert card["training"]["steps"] == card["training"]["planned_steps"] > 0
+    assert card["held_out"]["fp32"]["sample-test"]["questions"] > 20
+    assert set(card["fitted_on"]["files_sha256"]) and card["held_out"]["shipped"] in ("fp32", "int8")
+    scores = SentenceScorer(out / "scorer.onnx").scores("who founded kestrel robotics",
+                                                        [Candidate("Kestrel was founded in 2022.", "Kestrel Robotics"),
+                                                         Candidate("It rained.", "Weather", "A storm came.")])
+    assert scores.shape == (2,) and np.isfinite(scores).all()
+
+
+def test_the_pair_text_puts_the_sentence_first():
+    assert Candidate("He said it cost $5.", "Tram opens", "The mayor spoke.").pair_text() == \
+        "He said it cost $5. [SEP] Tram opens [SEP] The mayor spoke."
+
+
+@pytest.mark.parametrize("typed", ["How much does a tram ticket cost?", "how much does a tram ticket cost",
+                                   "  how much does a  tram ticket cost ?! "])
+def test_case_and_punctuation_read_the_same(typed):
+    assert normalise_question(typed).lower() == "how much does a tram ticket cost"
