@@ -9,7 +9,7 @@ from pathlib import Path
 
 from bot import feed_commands
 from bot.settings import Settings
-from bot.wiring import add_url, open_pipeline
+from bot.wiring import add_url, open_pipeline, scorer_reading
 
 DESCRIPTION = """Ask questions of a collection of news articles. Every answer is made of sentences
 quoted verbatim from the articles, each with a citation you can check."""
@@ -290,7 +290,8 @@ def _eval_asker(args, root: Path, encoder, settings: Settings):
         return DenseBaseline(root, encoder)
     from retrieval.pipeline import Pipeline
 
-    return Pipeline(root, encoder, min_confidence=settings.min_confidence, time_aware=not args.ignore_time)
+    return Pipeline(root, encoder, min_confidence=settings.min_confidence, time_aware=not args.ignore_time,
+                    reading=scorer_reading(settings))
 
 
 def _load_articles(paths: list[Path]) -> list:

@@ -14,7 +14,21 @@ def open_pipeline(settings: Settings):
     from embeddings.encoder import make_encoder
     from retrieval.pipeline import Pipeline
 
-    return Pipeline(settings.index, make_encoder(settings.backend), min_confidence=settings.min_confidence)
+    return Pipeline(settings.index, make_encoder(settings.backend), min_confidence=settings.min_confidence,
+                    reading=scorer_reading(settings))
+
+
+def scorer_reading(settings: Settings):
+    """The trained scorer with its fitted weights when NEWSDESK_READER asks for it, else None."""
+    if not settings.reader:
+        return None
+    from retrieval.reading import shipped_reading
+
+    found = shipped_reading()
+    if found is None:
+        raise SystemExit("NEWSDESK_READER is on, but this installation has no trained scorer "
+                         "(retrieval/scorer.onnx) with fitted weights: set NEWSDESK_READER=false")
+    return found
 
 
 def fetch_limits(settings: Settings) -> dict:

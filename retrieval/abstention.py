@@ -18,7 +18,10 @@ Per question, in FEATURES order:
 - top_window, best_window: that share in the first choice with its neighbours and headline, and the best
   such share over the candidates: a question about a missing story may find a sentence that sounds
   alike, but no place in the articles that names what it asks about;
-- top_score, margin: the ranker's logit for its first choice and its lead over the second.
+- top_score, margin: the ranker's logit for its first choice and its lead over the second;
+- with the trained scorer reading the first candidates (retrieval/reading.py), READ_FEATURES add its logit
+  for the first choice, its best logit and that best one's lead over the next: a near miss finds its story
+  but no sentence that reads as an answer.
 The weights are fitted by scripts/train_abstention.py on indexes of many sizes and shipped in
 abstention.json beside this file, which records the data.
 """
@@ -40,6 +43,7 @@ WEIGHTS_FILE = Path(__file__).with_name("abstention.json")
 UNRELATED_FILE = Path(__file__).with_name("unrelated_questions.txt")
 FEATURES = ("top_dense", "best_dense", "top_focus", "best_focus", "dense_excess", "coverage", "missing", "top_window",
             "best_window", "unsupported", "top_score", "margin")
+READ_FEATURES = (*FEATURES, "top_reader", "best_reader", "reader_margin")
 
 
 def coverage(db, question: str) -> tuple[float, float]:
@@ -77,14 +81,21 @@ class AnswerabilityModel:
 
     bias: float
     weights: tuple[float, ...]
+    features: tuple[str, ...] = FEATURES
 
     def probability(self, evidence: dict[str, float]) -> float:
-        logit = self.bias + sum(w * evidence[name] for w, name in zip(self.weights, FEATURES))
+        logit = self.bias + sum(w * evidence[name] for w, name in zip(self.weights, self.features))
         return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, logit))))
 
 
-@lru_cache(maxsize=1)
-def shipped_model() -> AnswerabilityModel:
-    """The weights learned by scripts/train_abstention.py (see abstention.json for where they came from)."""
+@lru_cache(maxsize=2)
+def shipped_model(reading: bool = False) -> AnswerabilityModel:
+    """The weights learned by scripts/train_abstention.py (see abstention.json for where they came from); with
+    `reading`, those fitted with the scorer's evidence (abstention.json "reading")."""
     saved = json.loads(WEIGHTS_FILE.read_text())
-    return AnswerabilityModel(saved["bias"], tuple(saved["weights"][name] for name in FEATURES))
+    if not reading:
+        return AnswerabilityModel(saved["bias"], tuple(saved["weights"][name] for name in FEATURES))
+    if "reading" not in saved:
+        raise RuntimeError(f"{WEIGHTS_FILE.name} holds no weights fitted with the scorer: run train_abstention.py --reading")
+    saved = saved["reading"]
+    return AnswerabilityModel(saved["bias"], tuple(saved["weights"][name] for name in READ_FEATURES), READ_FEATURES)

@@ -16,6 +16,7 @@ from embeddings.sentence_kinds import STATEMENT
 from retrieval.filters import Filters
 from retrieval.models import Answer, AnswerSentence, Citation, Context
 from retrieval.ranker import FEATURES, DenseScores, LearnedRanker, Sentences, features, shipped_ranker
+from retrieval.reading import Reading, ReadingRanker
 from retrieval.words import without_topic
 from retrieval.retriever import Candidate
 from retrieval.stories import Quote, collapse, recency_ranks
@@ -37,20 +38,23 @@ class ExtractiveAnswerer:
     sentence that leans on its neighbours ("He said ...") rank, the sentence term keeps the quote on topic.
     It is each sentence's `score`. The question is answered when the abstention model puts
     P(answerable) >= `min_confidence`; then the ranker's first choice is the first sentence quoted, and
-    the others follow while they stay within RELATIVE_CUT of it.
+    the others follow while they stay within RELATIVE_CUT of it. With `reading`, the trained scorer reads the
+    ranker's first candidates and its logit joins the evidence of both the order and the abstention model.
     """
 
     def __init__(self, encoder, min_confidence: float = MIN_CONFIDENCE, passage_weight: float = 0.5,
-                 model: AnswerabilityModel | None = None, ranker: LearnedRanker | None = None):
+                 model: AnswerabilityModel | None = None, ranker: LearnedRanker | None = None,
+                 reading: ReadingRanker | None = None):
         self.encoder = encoder  # embeds the question's focus (ranker.py)
         self.min_confidence, self.passage_weight = min_confidence, passage_weight
-        self.model = model or shipped_model()
+        self.reading = reading
+        self.model = model or shipped_model(reading=reading is not None)
         self.ranker = ranker or shipped_ranker()
 
     def run(self, index: IndexReader, question: str, question_vector: np.ndarray, candidates: list[Candidate],
             top: int = 3, abstain: bool = True, prefer: frozenset[int] = frozenset(),
             searched: str | None = None, recent: dt.date | None = None, filters: Filters | None = None,
-            chance: float = 0.0) -> Answer:
+            chance: float = 0.0, quoted: frozenset[int] = frozenset()) -> Answer:
         """The `top` best sentences with citations, or an unanswered Answer when the model says abstain.
 
         Sentences of the articles in `prefer` (row ids; the article a follow-up refers to) get a bonus,
@@ -58,7 +62,9 @@ class ExtractiveAnswerer:
         actually searched for (a follow-up widened with the previous turn's subject); the evidence is
         measured on it. `chance` is what unrelated questions score on this index (abstention.chance_score).
         Questions, teasers, captions and bylines come after every statement; a sentence repeated in
-        duplicate stories is quoted once (`filters` bound which copies may be quoted).
+        duplicate stories is quoted once (`filters` bound which copies may be quoted). With a reading, a sentence
+        in `quoted` (ids this conversation already quoted first) is not quoted first again while another reads
+        as an answer.
         """
         searched = searched or question
         if not candidates:
@@ -67,6 +73,8 @@ class ExtractiveAnswerer:
         if abstain and judged.confidence < self.min_confidence:
             return Answer(question=question, searched=searched, answered=False, confidence=judged.confidence)
         order = judged.order
+        if quoted and judged.reading is not None:
+            order = _not_again(order, candidates, quoted, judged.reading)
         if abstain:
             order = [i for i in order if judged.scores[i] >= judged.scores[order[0]] - RELATIVE_CUT]
         where = filters.sql() if filters and not filters.is_empty() else None
@@ -83,12 +91,15 @@ class ExtractiveAnswerer:
         """The candidates' evidence, their order (best first) and P(answerable) for the first choice."""
         evidence = self.evidence(index, question, question_vector, candidates)
         raw = self.ranker.scores(evidence.features)
+        reading = self.reading.read(index.db, question, candidates, raw) if self.reading else None
+        if reading is not None:
+            raw = self.reading.scores(evidence.features, reading)
         scores = raw + FOLLOW_UP_BONUS * np.array([c.article_rowid in prefer for c in candidates])
         if recent is not None:
             scores += RECENCY_BONUS * _unit(recency_ranks(index.db, candidates, recent, RRF_K))
         order = np.lexsort((-scores, [c.kind != STATEMENT for c in candidates]))
-        answerability = evidence.answerability(raw, order, chance)
-        return Judgement(evidence, scores, order, answerability, self.model.probability(answerability))
+        answerability = evidence.answerability(raw, order, chance, reading)
+        return Judgement(evidence, scores, order, answerability, self.model.probability(answerability), reading)
 
     def _focus_scores(self, sentence_vectors: np.ndarray, sentence_scores: np.ndarray, question: str,
                       focus: str) -> np.ndarray:
@@ -127,12 +138,19 @@ class Evidence:
     features: np.ndarray
     sentences: Sentences
 
-    def answerability(self, raw_scores: np.ndarray, order: np.ndarray, chance: float) -> dict[str, float]:
-        """The abstention model's evidence (abstention.FEATURES) for the first choice `order[0]`."""
+    def answerability(self, raw_scores: np.ndarray, order: np.ndarray, chance: float,
+                      reading: Reading | None = None) -> dict[str, float]:
+        """The abstention model's evidence (abstention.FEATURES, and READ_FEATURES with a reading) for the first
+        choice `order[0]`."""
         first = order[0]
         rest = np.delete(raw_scores, first)
         window, focus = self.features[:, WINDOW], self.features[:, FOCUS]
-        return {"top_dense": float(self.dense[first]), "best_dense": float(self.dense.max()),
+        read = {}
+        if reading is not None:
+            logits = np.sort(reading.logits[reading.read])[::-1]
+            read = {"top_reader": float(reading.logits[first]), "best_reader": float(logits[0]),
+                    "reader_margin": float(logits[0] - logits[1]) if len(logits) > 1 else 0.0}
+        return {**read, "top_dense": float(self.dense[first]), "best_dense": float(self.dense.max()),
                 "top_focus": float(focus[first]), "best_focus": float(focus.max()),
                 "dense_excess": float(self.passage_scores.max()) - chance, "coverage": self.coverage[0],
                 "missing": self.coverage[1], "unsupported": self._unsupported(first),
@@ -155,6 +173,19 @@ class Judgement:
     order: np.ndarray
     answerability: dict[str, float]
     confidence: float
+    reading: Reading | None = None
+
+
+def _not_again(order: np.ndarray, candidates: list[Candidate], quoted: frozenset[int], reading: Reading) -> np.ndarray:
+    """The order with a first choice already quoted first in this conversation moved behind the best one not
+    quoted that the scorer reads as an answer (logit above 0); without one it is the only answer and stays."""
+    if candidates[order[0]].sentence_id not in quoted:
+        return order
+    fresh = next((i for i in order[1:] if candidates[i].sentence_id not in quoted and reading.read[i]
+                  and reading.logits[i] > 0), None)
+    if fresh is None:
+        return order
+    return np.array([fresh, *(i for i in order if i != fresh)])
 
 
 def _unit(values: np.ndarray) -> np.ndarray:

@@ -35,9 +35,15 @@ class Conversation:
         """The most recent answer, e.g. for `/sources`."""
         return self.turns[-1] if self.turns else None
 
-    def last_answered(self) -> Answer | None:
-        """The most recent turn that quoted something: what a follow-up refers to."""
-        return next((a for a in reversed(self.turns) if a.answered), None)
+    def previous(self) -> Answer | None:
+        """What a follow-up refers to: the most recent turn, if it quoted something. After a refused turn nothing
+        is carried over: the story before it is not what the user is asking about now."""
+        last = self.last()
+        return last if last is not None and last.answered else None
+
+    def quoted_first(self) -> frozenset[int]:
+        """The sentence ids this conversation has quoted first: a follow-up looks for something new."""
+        return frozenset(a.sentences[0].sentence_id for a in self.turns if a.answered and a.sentences[0].sentence_id)
 
     def clear(self) -> None:
         self.turns.clear()
@@ -45,25 +51,30 @@ class Conversation:
 
 @dataclass(frozen=True)
 class Query:
-    """What to search for: the question, widened for a follow-up, and articles to favour."""
+    """What to search for: the question, widened for a follow-up, articles to favour, sentences not to quote first."""
 
     text: str
     prefer: frozenset[str] = frozenset()
+    quoted: frozenset[int] = frozenset()
 
 
 def leans_back(question: str) -> bool:
     """A question that may lean on the previous turn: "and China?", "what did he say?", "how much rain fell?".
 
-    One that names its own subject (a capitalised name after the first word) or has enough content
-    words of its own stands alone, even with a pronoun in it; a short one with no name of its own
-    may be continuing the conversation, which `refers_back` and `previous_holds_subject` then decide.
+    One that names a subject (two of three or more content words rarer than one in 100,000) or has enough
+    content words of its own
+    stands alone, even with a pronoun in it; a short one may be
+    continuing the conversation, which `refers_back` and `previous_holds_subject` then decide (a name of
+    its own, "what did tillerson say", is a subject the previous story lacks). Case is not evidence: people
+    type names in lower case.
     """
     if question.lower().strip().startswith(FOLLOW_UP_OPENERS):
         return True
-    names = _names(question)
     content = [t for t in query_terms(question) if t not in BACK_REFERENCES]
     points_back = any(w.lower() in BACK_REFERENCES for w in _tokens(question))
-    return not names and (len(content) <= 2 or (points_back and len(content) <= 4)) or len(content) <= 1
+    # A subject of its own: two rare words among three or more ("who founded kestrel robotics and ...").
+    named = len(content) >= 3 and len(topical_words(question)) >= 2
+    return not named and (len(content) <= 2 or (points_back and len(content) <= 4)) or len(content) <= 1
 
 
 def refers_back(question: str) -> bool:
@@ -85,9 +96,11 @@ def previous_holds_subject(question: str, previous_article: str) -> bool:
     return not topical or stem(max(topical, key=rarity)) in stems(previous_article)
 
 
-def _names(question: str) -> list[str]:
-    """Capitalised words after the first: the names a question gives its subject ("Storm Orla")."""
-    return [w for w in _tokens(question)[1:] if w[:1].isupper() and w.lower() not in BACK_REFERENCES]
+def _subject(question: str, headline: str) -> list[str]:
+    """The question's content words that the headline of the article answering it also holds: what it was
+    about ("storm orla" of "how many homes lost electricity during storm orla" under "Storm Orla batters ...")."""
+    held = stems(headline)
+    return [t for t in query_terms(question) if stem(t) in held]
 
 
 def _tokens(question: str) -> list[str]:
@@ -95,14 +108,16 @@ def _tokens(question: str) -> list[str]:
     return re.findall(r"[\w']+", question)
 
 
-def follow_up_query(question: str, previous: Answer) -> Query:
+def follow_up_query(question: str, previous: Answer, quoted: frozenset[int] = frozenset()) -> Query:
     """The question widened with what the previous turn was about, favouring the article that answered it.
 
-    What it was about is the names in the previous (widened) question, or its content words when it
-    named nothing: "How much rain fell?" after a question on Storm Orla searches "... Storm Orla".
+    What it was about is the previous (widened) question's words that its answer's headline holds, or all
+    its content words when the headline holds none: "how much rain fell" after a question on Storm Orla
+    searches "how much rain fell storm orla". `quoted`: what the conversation already quoted first.
     """
     own = set(query_terms(question))
     before = previous.searched or previous.question
-    borrowed = [w for w in dict.fromkeys(_names(before) or query_terms(before)) if w.lower() not in own]
+    subject = _subject(before, previous.sentences[0].citation.title) or query_terms(before)
+    borrowed = [w for w in dict.fromkeys(subject) if w.lower() not in own]
     return Query(f"{question} {' '.join(borrowed)}".strip(),
-                 frozenset({previous.sentences[0].citation.article_id}))
+                 frozenset({previous.sentences[0].citation.article_id}), quoted)

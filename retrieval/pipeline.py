@@ -14,13 +14,15 @@ from embeddings.models import Article
 from embeddings.segment import paragraph_spans
 from retrieval.answerer import ExtractiveAnswerer, Judgement
 from retrieval.calibration import MIN_CONFIDENCE
-from retrieval.abstention import chance_score, unrelated_questions
+from retrieval.abstention import AnswerabilityModel, chance_score, unrelated_questions
 from retrieval.conversation import (Conversation, Query, follow_up_query, leans_back,
                                    previous_holds_subject, refers_back, topical_words)
 from retrieval.filters import Filters, parse_inline
 from retrieval.models import Answer
+from retrieval.reading import ReadingRanker
 from retrieval.retriever import HybridRetriever
 from retrieval.timeparse import TimeQuery, parse_time
+from retrieval.words import normalise_question
 
 # Questions are cut here before anything else (the model reads at most 256 word pieces anyway, and
 # BM25 over a huge question is slow).
@@ -54,11 +56,12 @@ class Pipeline:
     """
 
     def __init__(self, index_dir: Path, encoder: Encoder | None = None, top_passages: int = 20,
-                 min_confidence: float = MIN_CONFIDENCE, passage_weight: float = 0.5, time_aware: bool = True):
+                 min_confidence: float = MIN_CONFIDENCE, passage_weight: float = 0.5, time_aware: bool = True,
+                 reading: ReadingRanker | None = None, abstention: AnswerabilityModel | None = None):
         self.index_dir = Path(index_dir)
         self.encoder = encoder or make_encoder()
         self.retriever = HybridRetriever(top_passages)
-        self.answerer = ExtractiveAnswerer(self.encoder, min_confidence, passage_weight)
+        self.answerer = ExtractiveAnswerer(self.encoder, min_confidence, passage_weight, abstention, reading=reading)
         self.time_aware = time_aware  # False reads time words as plain words (for measuring what they add)
         self._index: IndexReader | None = None
         self._unrelated = None  # vectors of abstention.unrelated_questions(), embedded on first use
@@ -89,16 +92,17 @@ class Pipeline:
         words and favours the article that answered it.
         """
         question, inline = parse_inline(" ".join(question.split())[:MAX_QUESTION_CHARS])
-        timed = parse_time(question, as_of) if self.time_aware else TimeQuery(question, Filters())
+        searched = normalise_question(question)
+        timed = parse_time(searched, as_of) if self.time_aware else TimeQuery(searched, Filters())
         filters = (filters or Filters()).merged(timed.filters).merged(inline)
         index = self.index
         if not question:
             answer = Answer(question=question, answered=False)
         else:
-            previous = conversation.last_answered() if conversation else None
+            previous = conversation.previous() if conversation else None
             alone = self.encoder.encode([timed.text])[0]  # the question as it stands, searched unless it follows up
             follows = previous is not None and self._follows(index, timed.text, alone, previous)
-            query = follow_up_query(timed.text, previous) if follows else Query(timed.text)
+            query = follow_up_query(timed.text, previous, conversation.quoted_first()) if follows else Query(timed.text)
             vector = self.encoder.encode([query.text[:MAX_QUESTION_CHARS]])[0] if follows else alone
             answer = self._answer(index, _Asked(question, top, abstain, filters, timed.recent), query, vector)
         if conversation is not None:
@@ -111,13 +115,14 @@ class Pipeline:
         prefer = database.article_rowids(index.db, query.prefer)
         return self.answerer.run(index, asked.question, vector, candidates, top=asked.top, abstain=asked.abstain,
                                  prefer=prefer, searched=query.text, recent=asked.recent, filters=asked.filters,
-                                 chance=self.chance(index))
+                                 chance=self.chance(index), quoted=query.quoted)
 
     def judge(self, question: str) -> tuple[list, "Judgement"] | None:
         """(candidates, judgement) exactly as the answerer sees a stand-alone question with no filters, or
         None without candidates: what fitting and the tests inspect."""
         index = self.index
-        vector = self.encoder.encode([question[:MAX_QUESTION_CHARS]])[0]
+        question = normalise_question(question[:MAX_QUESTION_CHARS])
+        vector = self.encoder.encode([question])[0]
         candidates = self.retriever.run(index, question, vector)
         if not candidates:
             return None

@@ -19,17 +19,12 @@ from pathlib import Path
 import numpy as np
 
 from embeddings.packaged_model import cpu_cores, packaged_model_path
+from retrieval.words import normalise_question
 
 MODEL_FILE = Path(__file__).with_name("scorer.onnx")
 CARD_FILE = Path(__file__).with_name("scorer.json")
 MAX_TOKENS = 128
 SEPARATOR = " [SEP] "
-
-
-def normalise_question(question: str) -> str:
-    """The question as every stage reads it: one space between words, no closing ?, ! or . (case is left to the
-    stages: the tokenizers and word lists lower-case it), so "How much?" and "how much" read the same."""
-    return " ".join(question.split()).rstrip("?!. ")
 
 
 @dataclass(frozen=True)

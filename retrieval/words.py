@@ -24,6 +24,12 @@ _WORD = re.compile(r"\w+")
 MAX_RARITY = 9.0
 
 
+def normalise_question(question: str) -> str:
+    """The question as every stage reads it: lower case, one space between words, no closing ?, ! or ., so
+    "How much does a tram ticket cost?" and "how much does a tram ticket cost" get the same answer."""
+    return " ".join(question.lower().split()).rstrip("?!. ")
+
+
 def words(text: str) -> list[str]:
     """Lower-cased words of a text, in order."""
     return _WORD.findall(text.lower())

@@ -64,14 +64,15 @@ def squad2_train(data: Path) -> tuple[list, list]:
     return read_qa([data / part for part in SQUAD2_TRAIN])
 
 
-def open_pipeline(work: Path, setting: Setting, encoder):
-    """A pipeline over the setting's index under `work`, built (or brought up to date) first."""
+def open_pipeline(work: Path, setting: Setting, encoder, **options):
+    """A pipeline over the setting's index under `work`, built (or brought up to date) first; `options` go to
+    the Pipeline (a reading, an abstention model)."""
     from embeddings.indexer import Indexer
     from retrieval.pipeline import Pipeline
 
     root = work / setting.name
     Indexer(root, encoder, show_progress=False).run(setting.articles, prune=[])
-    return Pipeline(root, encoder)
+    return Pipeline(root, encoder, **options)
 
 
 def gold_labels(pipeline, question, candidates) -> list[bool]:

@@ -1,6 +1,8 @@
 """Answer quality through the product: `newsdesk eval` on SQuAD, the chat set, WikiQA, TrecQA and a corpus-size sweep.
 
-    python scripts/bench_quality.py [--only KEY[,KEY]] [--limit N] [--json] [--data DIR]
+    python scripts/bench_quality.py [--only KEY[,KEY]] [--limit N] [--json] [--data DIR] [--reader]
+
+--reader: with the trained sentence scorer reading the first candidates (NEWSDESK_READER=true).
 
 ReQA-SQuAD: all of SQuAD v1.1 dev, every sentence a candidate (targets P@1 >= 0.72, MRR >= 0.80).
 Off-corpus: half of the v1.1 articles indexed, the questions of both halves asked (target: >= 90%
@@ -13,6 +15,9 @@ WikiQA and TrecQA train (the shipped ranker is not fitted on them): newsdesk aga
 cosine over every sentence (`--baseline dense`).
 Corpus size: SQuAD v1.1 with 1, 4, 24 and 48 of its articles indexed: how often it answers when the
 article is there and when it is not (600 off-corpus questions at most per size).
+ReQA-SQuAD unseen: the questions of the 32 v1.1 articles not in the SQuAD 2.0 CS224n half (the scorer is
+fitted on that half), all 48 articles indexed. Reader: the held-out half of the reader questions over the
+Reuters, ABC and web-page articles they are about, with all BBC articles as distractors.
 Rows that ask about the same articles share one evaluation index; the first of them builds it.
 """
 
@@ -34,6 +39,8 @@ WIKIQA, TRECQA = "qa/wikiqa_train.part*.jsonl", "qa/trecqa_train.part*.jsonl"
 BBC, REUTERS = "articles/bbc_news_2225.part*.jsonl", "articles/reuters21578.part*.jsonl"
 SEED = "seeds/000_abd5cfe2a4579f9a.txt"  # beside the data folder
 CHAT = ("tests/data/chat_questions.test.jsonl", "tests/data/chat_conversations.test.jsonl")
+READER = "tests/data/reader_questions.test.jsonl"
+WRITTEN = Path(tempfile.gettempdir()) / "newsdesk-bench-quality-inputs"  # derived input files, rewritten each run
 SIZES = (1, 4, 24, 48)
 COLUMNS = ("P@1", "R@5", "MRR", "citation_accuracy", "answered_when_answerable", "answered_when_off_corpus",
            "answered_when_impossible", "questions", "articles", "conversation_turns", "turns_right_article",
@@ -53,12 +60,16 @@ class Row:
 def rows(data: Path) -> dict[str, Row]:
     """The table's rows by the key `--only` takes."""
     v1 = _shared(data, V1)
+    v1_distractors = ("--distractors", str(_written(data, "squad-v1-seen-articles", _seen_squad_articles)))
     table = {
         "reqa": Row("ReQA-SQuAD v1.1", v1, "squad-v1"),
         "off-corpus": Row("off-corpus (v1.1, half indexed)", (*v1, "--half")),
+        "reqa-unseen": Row("ReQA-SQuAD, 32 articles unseen by the scorer", (*_unseen_reqa(data), *v1_distractors)),
         "squad2": Row("SQuAD 2.0 (dev half)", _shared(data, V2)),
         "chat": _chat_row(data),
         **_chat_collection_rows(data),
+        "reader": Row("reader questions (held-out half)", (READER, "--articles", str(_written(data, "reader-corpus",
+                      _reader_articles)), "--distractors", *_shared(data, BBC))),
     }
     for key, name, pattern in (("wikiqa", "WikiQA train", WIKIQA), ("trecqa", "TrecQA train", TRECQA)):
         table[key] = Row(name, _shared(data, pattern), key)
@@ -76,6 +87,48 @@ def _shared(data: Path, pattern: str) -> tuple[str, ...]:
     if not files:
         _bench.require(data / pattern)  # exits, naming what is absent
     return tuple(map(str, files))
+
+
+def _written(data: Path, name: str, make) -> Path:
+    """A JSON-lines input file made from the shared data by `make(data)` (records), written once per run."""
+    path = WRITTEN / f"{name}.jsonl"
+    if name not in _MADE:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("".join(json.dumps(r) + "\n" for r in make(data)))
+        _MADE.add(name)
+    return path
+
+
+_MADE: set[str] = set()
+
+
+def _unseen_reqa(data: Path) -> tuple[str]:
+    """The ReQA-SQuAD records of the v1.1 dev articles the scorer never saw, as one file."""
+    from _scorer_data import reqa_held_out
+
+    unseen = reqa_held_out(data)
+    return (str(_written(data, "squad-v1-unseen", lambda d: [
+        r for f in _shared(d, V1) for r in map(json.loads, Path(f).read_text().splitlines())
+        if r["context_title"] in unseen])),)
+
+
+def _seen_squad_articles(data: Path) -> list[dict]:
+    """The v1.1 dev articles the scorer saw (through the CS224n half) as plain articles: indexed beside the
+    unseen ones so that every sentence of v1.1 dev stays a candidate."""
+    from _scorer_data import reqa_held_out
+    from retrieval.evaluate import read_qa
+
+    unseen = reqa_held_out(data)
+    articles, _ = read_qa([Path(f) for f in _shared(data, V1)])
+    return [{"id": a.id, "title": a.title, "text": a.text} for a in articles if a.id not in unseen]
+
+
+def _reader_articles(data: Path) -> list[dict]:
+    """The articles the reader questions are about, as newsdesk stores them (web pages through its HTML reader)."""
+    from _fitting import reader_corpus
+
+    return [a.model_dump(mode="json", include={"id", "title", "text", "date", "url", "source"})
+            for a in reader_corpus(data)]
 
 
 def _chat_row(data: Path) -> Row:
@@ -103,23 +156,23 @@ def _chat_collection_rows(data: Path) -> dict[str, Row]:
                                                           "--distractors", *_shared(data, BBC)))}
 
 
-def run_eval(row: Row, index_root: Path, limit: int | None, backend: str) -> dict:
+def run_eval(row: Row, index_root: Path, limit: int | None, backend: str, reader: bool) -> dict:
     """One `newsdesk eval --json` run as a subprocess, exactly as a user would start it."""
     cmd = [sys.executable, "-m", "bot.cli", "eval", *row.args, "--json"]
     cmd += ["--index", str(index_root / row.shares)] if row.shares else []
     cmd += ["--limit", str(limit)] if limit else []
-    env = {**os.environ, "NEWSDESK_BACKEND": backend}
+    env = {**os.environ, "NEWSDESK_BACKEND": backend, "NEWSDESK_READER": str(reader).lower()}
     out = subprocess.run(cmd, cwd=_bench.REPO, env=env, capture_output=True, text=True)
     if out.returncode != 0:
         sys.exit(f"newsdesk eval failed on {row.name}:\n{out.stderr[-3000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def measure(row: Row, index_root: Path, limit: int | None, backend: str) -> dict:
+def measure(row: Row, index_root: Path, limit: int | None, backend: str, reader: bool) -> dict:
     """A table row: the eval's figures and its wall time, or the reason it was skipped."""
     if not row.args:
         return {"set": row.name, **dict.fromkeys(COLUMNS), "seconds": None, "note": row.note}
-    seconds, report = _bench.timed(run_eval, row, index_root, limit, backend)
+    seconds, report = _bench.timed(run_eval, row, index_root, limit, backend, reader)
     result = {"set": row.name, **{c: report.get(c) for c in COLUMNS}, "seconds": round(seconds),
               **({"note": row.note} if row.note else {})}
     # Each row as it ends, so an interrupted run keeps what it measured.
@@ -129,9 +182,10 @@ def measure(row: Row, index_root: Path, limit: int | None, backend: str) -> dict
 
 def main() -> int:
     p = _bench.parser(__doc__.splitlines()[0], "ask only the first N questions of each set")
-    p.add_argument("--only", metavar="KEY[,KEY]", help="run only these rows: reqa, off-corpus, squad2, chat, "
-                   "chat-sample, chat-seed, chat-news, wikiqa, wikiqa-dense, trecqa, trecqa-dense, size-1, size-4, "
-                   "size-24, size-48")
+    p.add_argument("--only", metavar="KEY[,KEY]", help="run only these rows: reqa, reqa-unseen, off-corpus, squad2, "
+                   "chat, chat-sample, chat-seed, chat-news, reader, wikiqa, wikiqa-dense, trecqa, trecqa-dense, size-1, "
+                   "size-4, size-24, size-48")
+    p.add_argument("--reader", action="store_true", help="with the trained sentence scorer (NEWSDESK_READER=true)")
     args = p.parse_args()
     table = rows(args.data)
     keys = args.only.split(",") if args.only else list(table)
@@ -140,8 +194,8 @@ def main() -> int:
         sys.exit(f"unknown row {', '.join(unknown)}; the rows are {', '.join(table)}")
     began = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="newsdesk-bench-quality-") as scratch:
-        results = [measure(table[k], Path(scratch), args.limit, args.backend) for k in keys]
-    _bench.emit("quality", results, args.json, backend=args.backend, limit=args.limit,
+        results = [measure(table[k], Path(scratch), args.limit, args.backend, args.reader) for k in keys]
+    _bench.emit("quality", results, args.json, backend=args.backend, reader=args.reader, limit=args.limit,
                 seconds=round(time.perf_counter() - began))
     return 0
 

@@ -14,7 +14,9 @@ answerable questions weigh half, the near misses (SQuAD 2.0's unanswerable quest
 off-corpus ones) a quarter and the questions about articles not indexed a quarter.
 Printed and saved: the held-out curve of answered-in-corpus against answered-off-corpus over the
 threshold, on the chat test half in the same three chat settings (never fitted).
-Usage: python scripts/train_abstention.py [--data DIR] [--limit N] [--index-dir DIR] [--dry-run]
+With --reading, the trained scorer reads the first candidates (ranker.json's "reading" weights order them) and
+its evidence joins (abstention.READ_FEATURES); written as abstention.json's "reading" part.
+Usage: python scripts/train_abstention.py [--data DIR] [--limit N] [--index-dir DIR] [--dry-run] [--reading]
 """
 
 from __future__ import annotations
@@ -68,17 +70,17 @@ def kind(question, setting: Setting) -> int:
     return ANSWER if question.article_id in setting.indexed else AWAY
 
 
-def evidence_rows(work: Path, settings: list[Setting], encoder) -> list[tuple[np.ndarray, np.ndarray]]:
-    """For each setting, the abstention evidence of its questions and the kind of each (ANSWER, NEAR, AWAY)."""
-    from retrieval.abstention import FEATURES
-
+def evidence_rows(work: Path, settings: list[Setting], encoder, features: tuple[str, ...],
+                  **options) -> list[tuple[np.ndarray, np.ndarray]]:
+    """For each setting, the abstention evidence (`features`) of its questions and the kind of each (ANSWER,
+    NEAR, AWAY); `options` go to the pipeline (a reading)."""
     out = []
     for setting in settings:
-        pipeline = open_pipeline(work, setting, encoder)
+        pipeline = open_pipeline(work, setting, encoder, **options)
         rows, labels = [], []
         for question in setting.questions:
             found = pipeline.judge(question.question)
-            rows.append([found[1].answerability[f] for f in FEATURES] if found else [0.0] * len(FEATURES))
+            rows.append([found[1].answerability[f] for f in features] if found else [0.0] * len(features))
             labels.append(kind(question, setting))
         out.append((np.array(rows), np.array(labels)))
     return out
@@ -95,40 +97,46 @@ def kind_weights(kinds: np.ndarray) -> np.ndarray:
 
 def curve(model, rows: list[tuple[np.ndarray, np.ndarray]], names: list[str]) -> list[dict]:
     """Answered-in-corpus and answered-off-corpus per held-out setting, over the confidence threshold."""
-    from retrieval.abstention import FEATURES
-
     out = []
     for threshold in np.round(np.arange(0.1, 0.95, 0.1), 2):
         point = {"min_confidence": float(threshold)}
         for name, (X, kinds) in zip(names, rows):
             y = kinds == ANSWER
-            answered = np.array([model.probability(dict(zip(FEATURES, x))) >= threshold for x in X])
+            answered = np.array([model.probability(dict(zip(model.features, x))) >= threshold for x in X])
             point[name] = {"in_corpus": round(float(answered[y].mean()), 4) if y.any() else None,
                            "off_corpus": round(float(answered[~y].mean()), 4) if (~y).any() else None}
         out.append(point)
     return out
 
 
-def run(data: Path, limit: int | None, work: Path) -> dict:
+def run(data: Path, limit: int | None, work: Path, reading: bool = False) -> dict:
     """Gather evidence in every fitting setting, fit one logistic model, and draw the held-out curve."""
     from sklearn.linear_model import LogisticRegression
 
     from embeddings.encoder import make_encoder
-    from retrieval.abstention import FEATURES, AnswerabilityModel
+    from retrieval.abstention import FEATURES, READ_FEATURES, AnswerabilityModel
+    from retrieval.reading import shipped_reading
 
     encoder = make_encoder()
+    features = READ_FEATURES if reading else FEATURES
+    if reading and shipped_reading() is None:
+        raise SystemExit("train_abstention: --reading needs retrieval/scorer.onnx and ranker.json's \"reading\" "
+                         "weights: run scripts/train_scorer.py and scripts/train_ranker.py --reading first")
+    options = {"reading": shipped_reading(),
+               "abstention": AnswerabilityModel(0.0, (0.0,) * len(features), features)} if reading else {}
     fitting = squad_settings(data, limit) + chat_settings(data, "fit")
-    rows = evidence_rows(work, fitting, encoder)
+    rows = evidence_rows(work, fitting, encoder, features, **options)
     X = np.vstack([x for x, _ in rows])
     y = np.concatenate([kinds == ANSWER for _, kinds in rows])
     chat = [s.name.startswith("chat") for s in fitting]
     share = [0.5 / (sum(chat) if is_chat else len(chat) - sum(chat)) for is_chat in chat]
     weights = np.concatenate([kind_weights(kinds) * w for (_, kinds), w in zip(rows, share)])
     fitted = LogisticRegression(C=1.0, max_iter=5000).fit(X, y, sample_weight=weights * len(X) / weights.sum())
-    model = AnswerabilityModel(float(fitted.intercept_[0]), tuple(map(float, fitted.coef_[0])))
+    model = AnswerabilityModel(float(fitted.intercept_[0]), tuple(map(float, fitted.coef_[0])), features)
     held_out = chat_settings(data, "test")
-    return {"bias": model.bias, "weights": dict(zip(FEATURES, model.weights)),
-            "held_out_curve": curve(model, evidence_rows(work, held_out, encoder), [s.name for s in held_out]),
+    return {"bias": model.bias, "weights": dict(zip(features, model.weights)),
+            "held_out_curve": curve(model, evidence_rows(work, held_out, encoder, features, **options),
+                                    [s.name for s in held_out]),
             "trained_on": {"data": "SQuAD 2.0 train (first 10 articles; CC BY-SA 4.0) indexed 1, 3, 5 and 10 at a "
                                    "time, and the fit half of this project's chat questions over the chat corpus, "
                                    "the sample alone and the seed page alone",

@@ -8,7 +8,10 @@ the product is for, so together they carry CHAT_SHARE of the loss (a half: the b
 4/5 in two-fold cross-validation by article within the chat fit half). Printed and saved with the weights:
 P@1 and MRR on the chat test half (never fitted) for the learned ranker, plain dense cosine and
 reciprocal-rank fusion of the dense and BM25 ranks.
-Usage: python scripts/train_ranker.py [--data DIR] [--limit N] [--index-dir DIR] [--dry-run]
+With --reading, the trained scorer (retrieval/scorer.onnx) reads the ranker's first candidates and the weights
+of the ranker's evidence plus the scorer's logit are fitted the same way, on the candidates it read, with the
+fit half of the reader questions joining the chat questions' share; written as ranker.json's "reading" part.
+Usage: python scripts/train_ranker.py [--data DIR] [--limit N] [--index-dir DIR] [--dry-run] [--reading]
 """
 
 from __future__ import annotations
@@ -29,17 +32,21 @@ CHAT_SHARE = 1 / 2
 
 
 def question_rows(pipeline, question) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
-    """Features, gold labels, dense scores and the RRF baseline of one question's candidates."""
+    """Features, gold labels, dense scores and the RRF baseline of one question's candidates (with a reading:
+    the candidates the scorer read, the scorer's logit as the last feature)."""
     found = pipeline.judge(question.question)
     if found is None:
         return None
     candidates, judgement = found
-    evidence = judgement.evidence
+    evidence, reading = judgement.evidence, judgement.reading
     dense_rank = rank_positions(evidence.dense)
     rrf = 1 / (RRF_K + dense_rank) + np.array([1 / (RRF_K + c.lexical_rank) if c.lexical_rank is not None else 0.0
                                                 for c in candidates])
     labels = np.array(gold_labels(pipeline, question, candidates), dtype=float)
-    return evidence.features, labels, evidence.features[:, 0], rrf
+    if reading is None:
+        return evidence.features, labels, evidence.features[:, 0], rrf
+    rows = np.column_stack([evidence.features, reading.logits])[reading.read]
+    return rows, labels[reading.read], rows[:, 0], rrf[reading.read]
 
 
 def ranks(groups: list[tuple], scores_of) -> dict[str, float]:
@@ -79,11 +86,13 @@ def groups_of(pipeline, questions) -> list[tuple]:
     return [r for r in rows if r is not None]
 
 
-def run(data: Path, limit: int | None, work: Path) -> dict:
+def run(data: Path, limit: int | None, work: Path, reading: bool = False) -> dict:
     """Gather candidates for the fitting questions, fit, and score the chat test half."""
     from embeddings.encoder import make_encoder
     from retrieval.ranker import FEATURES, LearnedRanker
 
+    if reading:
+        return run_reading(data, limit, work)
     encoder = make_encoder()
     squad_articles, squad_questions = squad2_train(data)
     squad = groups_of(open_pipeline(work, Setting("squad2-train", squad_articles, []), encoder),
@@ -106,6 +115,46 @@ def run(data: Path, limit: int | None, work: Path) -> dict:
                            "not_fitted_on": "SQuAD v1.1 dev, WikiQA, TrecQA, the chat test half",
                            "questions": {"squad2_train": len(squad), "chat_fit": len(chat)},
                            "chat_share_of_loss": round(CHAT_SHARE, 4), "date": dt.date.today().isoformat()}}
+
+
+def run_reading(data: Path, limit: int | None, work: Path) -> dict:
+    """Fit the weights of the ranker's evidence and the scorer's logit on the candidates the scorer reads."""
+    from _scorer_data import reader_questions
+    from _fitting import reader_corpus
+    from embeddings.encoder import make_encoder
+    from retrieval.abstention import READ_FEATURES as ABSTAIN_FEATURES, AnswerabilityModel
+    from retrieval.ranker import LearnedRanker, shipped_ranker
+    from retrieval.reading import DEPTH, READ_FEATURES, ReadingRanker
+    from retrieval.scorer import SentenceScorer, model_card
+
+    encoder, base = make_encoder(), shipped_ranker()
+    options = {"reading": ReadingRanker(SentenceScorer(), (*base.weights, 0.0)),  # read in the ranker's order
+               "abstention": AnswerabilityModel(0.0, (0.0,) * len(ABSTAIN_FEATURES), ABSTAIN_FEATURES)}
+    squad_articles, squad_questions = squad2_train(data)
+    squad = groups_of(open_pipeline(work, Setting("squad2-train", squad_articles, []), encoder, **options),
+                      every_kth(squad_questions, limit))
+    chat_pipeline = open_pipeline(work, Setting("chat", [a for p in chat_corpus(data).values() for a in p], []),
+                                  encoder, **options)
+    named = {q.article_id for half in ("fit", "test") for q in reader_questions(half)}
+    reader_pipeline = open_pipeline(work, Setting("reader", [a for a in reader_corpus(data) if a.id in named], []),
+                                    encoder, **options)
+    chat = groups_of(chat_pipeline, chat_questions("fit")) + groups_of(reader_pipeline, reader_questions("fit"))
+    chat_weight = CHAT_SHARE / (1 - CHAT_SHARE) * len(squad) / max(len(chat), 1)
+    weights = fit_listwise([(r, l, 1.0) for r, l, *_ in squad] + [(r, l, chat_weight) for r, l, *_ in chat])
+    fitted, alone = LearnedRanker(tuple(weights)), LearnedRanker((*base.weights, 0.0))
+    held_out = {"chat": groups_of(chat_pipeline, chat_questions("test")),
+                "reader": groups_of(reader_pipeline, reader_questions("test"))}
+    return {"weights": dict(zip(READ_FEATURES, map(float, weights))), "depth": DEPTH,
+            "held_out": {name: {"with_reading": ranks(groups, lambda g: fitted.scores(g[0])),
+                                "ranker_alone": ranks(groups, lambda g: alone.scores(g[0])),
+                                "scorer_alone": ranks(groups, lambda g: g[0][:, -1])}
+                         for name, groups in held_out.items()},
+            "trained_on": {"data": "SQuAD 2.0 train (first 10 articles, answerable questions; CC BY-SA 4.0), the fit "
+                                   "halves of this project's chat questions and reader questions",
+                           "not_fitted_on": "SQuAD v1.1 dev, WikiQA, TrecQA, the chat and reader test halves",
+                           "questions": {"squad2_train": len(squad), "chat_and_reader_fit": len(chat)},
+                           "scorer": {"date": model_card().get("date"), "training": model_card().get("training")},
+                           "date": dt.date.today().isoformat()}}
 
 
 def main(argv: list[str] | None = None) -> int:

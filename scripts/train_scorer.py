@@ -31,8 +31,14 @@ from _training import DEFAULT_DATA, REPO
 import _scorer_data as sd
 
 SOURCES = ["squad2-train", "squad2-dev-half", "chat", "reader"]
-HELD_OUT = {"chat": "chat-test", "reader": "reader-test"}
+HELD_OUT = {"chat": "chat-test", "reader": "reader-test", "squad2-dev-half": "reqa-squad"}
+REQA_QUESTIONS = 600  # an even sample of ReQA-SQuAD's questions on the articles the scorer never saw
 REPEAT = {"chat": 3, "reader": 2}  # the chat-typed questions are the product's own kind: seen more than once
+HELD_OUT_SETS = {"chat-test": "chat questions, test half, over the chat corpus",
+                 "sample-test": "chat questions, test half, on the sample articles",
+                 "reader-test": "reader questions, test half, over the reader corpus",
+                 "reqa-squad": f"ReQA-SQuAD: {REQA_QUESTIONS} questions on the 32 SQuAD v1.1 dev articles not in the CS224n "
+                               "half, all 48 articles indexed"}
 CHECKPOINT_SECONDS = 15 * 60
 MAX_BYTES = 50 * 1024 * 1024
 INT8_TOLERANCE = 0.01
@@ -64,7 +70,14 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
 
 
 def held_out_setting(data: Path, name: str):
-    """The held-out questions over the index their fit half was mined on (same name, same articles)."""
+    """The held-out questions over the index their fit half was mined on (same name, same articles); ReQA-SQuAD
+    over all of SQuAD v1.1 dev, asking only about the articles not fitted on."""
+    if name == "reqa-squad":
+        from retrieval.evaluate import evenly, read_qa
+
+        articles, questions = read_qa([data / p for p in sd.SQUAD1_DEV])
+        unseen = sd.reqa_held_out(data)
+        return sd.Setting("reqa-squad", articles, evenly([q for q in questions if q.article_id in unseen], REQA_QUESTIONS))
     if name == "sample-test":
         [fit] = sd.settings(data, ["sample"])
         return sd.Setting("sample", fit.articles, [q for q in sd.chat_questions("test")
@@ -116,7 +129,7 @@ def train(model, pairs: list, args, checkpoint: Path) -> dict:
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
         schedule.step()
-        step, losses = step + 1, [*losses[-199:], float(loss)]
+        step, losses = step + 1, [*losses[-199:], float(loss.detach())]
         if step % 100 == 0 or step == steps:
             rate = (step * args.batch) / max(1e-9, time.monotonic() - started)
             print(f"step {step}/{steps} loss {np.mean(losses):.4f} {rate:.1f} pairs/s", flush=True)
@@ -214,7 +227,7 @@ def data_files(args) -> list[Path]:
     """The data files the chosen sources read (for their hashes in the model card)."""
     from _fitting import BBC, READER_QUESTIONS, REUTERS, SEED, SQUAD2_TRAIN, ABC, CHAT
 
-    files = {"squad2-train": SQUAD2_TRAIN, "squad2-dev-half": [*sd.SQUAD2_DEV_HALF, *sd.SQUAD1_DEV],
+    files = {"squad2-train": SQUAD2_TRAIN, "squad2-dev-half": sd.SQUAD2_DEV_HALF,
              "chat": [CHAT / "chat_questions.fit.jsonl", SEED, *BBC, *REUTERS],
              "reader": [READER_QUESTIONS[0], ABC, *REUTERS], "sample": [CHAT / "chat_questions.fit.jsonl"]}
     return list(dict.fromkeys(p for s in args.sources for p in files[s]))
@@ -247,8 +260,7 @@ def main(argv: list[str] | None = None) -> int:
                           "files_sha256": sd.file_hashes(args.data, data_files(args)),
                           "licences": "SQuAD: CC BY-SA 4.0; this project's questions; the articles' texts are read only "
                                       "for fitting (BBC, Reuters-21578, ABC: research use). No WikiQA or TrecQA."},
-            "held_out": {"sets": {n: "chat questions, test half" if n.startswith(("chat", "sample"))
-                                  else "reader questions, test half" for n in held},
+            "held_out": {"sets": {n: HELD_OUT_SETS[n] for n in held},
                          "candidates": f"the ranker's first {sd.DEPTH}", **quality},
             "training": done, "date": dt.date.today().isoformat()}
     print(json.dumps(card, indent=2))

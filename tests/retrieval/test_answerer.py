@@ -91,3 +91,4 @@ def test_the_seed_page_alone_quotes_a_gold_sentence_first_for_85_percent(tmp_pat
 
     pipeline, seed, _ = seed_alone_and_its_chat_questions(tmp_path, encoder)
     assert sum(gold_rank(q, pipeline.ask(q.question)) == 1 for q in seed) >= 0.85 * len(seed)
+

@@ -13,7 +13,7 @@ def test_questions_that_lean_on_the_previous_turn(question):
     assert leans_back(question)
 
 
-@pytest.mark.parametrize("question", ["Who founded Kestrel Robotics?", "What did Tillerson say?",
+@pytest.mark.parametrize("question", ["Who founded Kestrel Robotics?", "what did tillerson say about north korea",
                                       "Who founded Kestrel Robotics and when did they start?",
                                       "How many homes lost electricity during Storm Orla?"])
 def test_questions_that_stand_alone(question):
@@ -21,11 +21,11 @@ def test_questions_that_stand_alone(question):
 
 
 def test_follow_up_borrows_key_words_and_prefers_the_cited_article():
-    citation = Citation(article_id="a1", title="T", start=0, end=5)
-    previous = Answer(question="Who founded Kestrel Robotics?", answered=True,
+    citation = Citation(article_id="a1", title="Kestrel Robotics to test delivery drones", start=0, end=5)
+    previous = Answer(question="who founded kestrel robotics", answered=True,
                       sentences=[AnswerSentence(text="Kestrel", score=0.9, citation=citation)])
-    query = follow_up_query("When did they start?", previous)
-    assert query.text == "When did they start? Kestrel Robotics" and query.prefer == {"a1"}
+    query = follow_up_query("when did they start", previous)
+    assert query.text == "when did they start kestrel robotics" and query.prefer == {"a1"}
 
 
 def test_a_pronoun_refers_back_even_to_a_subject_the_story_words_differently(sample_pipeline):
