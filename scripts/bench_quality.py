@@ -124,11 +124,12 @@ def _seen_squad_articles(data: Path) -> list[dict]:
 
 
 def _reader_articles(data: Path) -> list[dict]:
-    """The articles the reader questions are about, as newsdesk stores them (web pages through its HTML reader)."""
+    """The 400 articles the reader questions are about, as newsdesk stores them (pages through its HTML reader)."""
     from _fitting import reader_corpus
 
+    named = {json.loads(line)["context_title"] for line in (_bench.REPO / READER).read_text().splitlines()}
     return [a.model_dump(mode="json", include={"id", "title", "text", "date", "url", "source"})
-            for a in reader_corpus(data)]
+            for a in reader_corpus(data) if a.id in named]
 
 
 def _chat_row(data: Path) -> Row:
