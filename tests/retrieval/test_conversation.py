@@ -122,3 +122,33 @@ def test_dialogue_over_the_seed_page(tmp_path, encoder):
         ("What did he call the top security threat?", seed, ["top security threat"]),
         ("What did Mattis vow at the press conference?", seed, ["Mattis", "defend"]),
     ])
+
+
+@pytest.fixture(scope="module")
+def reading_pipeline(sample_index, encoder):
+    from retrieval.pipeline import Pipeline
+    from retrieval.reading import shipped_reading
+
+    return Pipeline(sample_index, encoder, reading=shipped_reading())
+
+
+def test_with_the_reader_a_follow_up_is_not_answered_with_the_sentence_quoted_before(reading_pipeline):
+    """"and how long is it" after the tram's cost: the tram story again, but not the cost sentence first (the
+    reader picks the journey time or the length; both read as answers)."""
+    conversation = Conversation()
+    cost = reading_pipeline.ask("how much did the tram cost", conversation=conversation)
+    length = reading_pipeline.ask("and how long is it", conversation=conversation)
+    assert cost.answered and "$310 million" in cost.sentences[0].text
+    assert length.answered and length.sentences[0].citation.article_id == "text/ostry-tram-line-opens.txt"
+    assert length.sentences[0].sentence_id != cost.sentences[0].sentence_id, length.sentences[0].text
+
+
+@pytest.mark.xfail(strict=True, reason="'was there a big storm recently' is answered from the July 2026 heatwave story "
+                                       "('the storms could bring local flash flooding'): 'recently' favours the newest "
+                                       "article; see docs/benchmarks.md")
+def test_with_the_reader_a_refused_or_new_turn_stays_on_the_story_it_means(reading_pipeline):
+    run_dialogue(reading_pipeline, [
+        ("who is building the new bakery in millbrook", "wire-2025-0506-tallow-finch-factory", ["Tallow & Finch"]),
+        ("was there a big storm recently", "wire-2025-1109-storm-orla", []),
+        ("how many people had to leave their homes", "wire-2025-1109-storm-orla", ["60 homes"]),
+    ])

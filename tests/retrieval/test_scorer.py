@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pytest
 
-from retrieval.scorer import Candidate, SentenceScorer
+from retrieval.scorer import Candidate, SentenceScorer, shipped_scorer
 from retrieval.words import normalise_question
 from tests.conftest import REPO
 
@@ -38,3 +38,21 @@ def test_the_pair_text_puts_the_sentence_first():
 def test_case_and_punctuation_read_the_same(typed):
     assert normalise_question(typed) == "how much does a tram ticket cost"
 
+
+def test_the_shipped_scorer_ranks_a_known_answer_first():
+    """The weights in the package read the sentence holding the asked thing above the story's lead and its
+    neighbours (the issue's example: the lead names Kestrel, the founding sentence answers)."""
+    scorer = shipped_scorer()
+    assert scorer is not None, "retrieval/scorer.onnx is missing"
+    title = "Kestrel Robotics to test delivery drones over Harrowgate Bay"
+    candidates = [  # sentences 0, 6 and 5 of the sample article, each with the sentence before it
+        Candidate("Kestrel Robotics, a start-up based in Harrowgate Bay, has won permission from the national aviation "
+                  "authority to fly parcel-delivery drones over the town in a six-month trial starting on 1 April 2026.",
+                  title),
+        Candidate("It employs 31 people and raised $6 million from investors last year.", title,
+                  "Kestrel was founded in 2022 by two former university engineers, Aisha Montrose and Felix Harland."),
+        Candidate("Kestrel was founded in 2022 by two former university engineers, Aisha Montrose and Felix Harland.",
+                  title, "The company says a delivery that takes 45 minutes by van should take about 12 minutes by air."),
+    ]
+    scores = scorer.scores("who started kestrel robotics", candidates)
+    assert int(np.argmax(scores)) == 2, scores
