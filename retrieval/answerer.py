@@ -91,7 +91,8 @@ class ExtractiveAnswerer:
         """The candidates' evidence, their order (best first) and P(answerable) for the first choice."""
         evidence = self.evidence(index, question, question_vector, candidates)
         raw = self.ranker.scores(evidence.features)
-        reading = self.reading.read(index.db, question, candidates, raw) if self.reading else None
+        reading = self.reading.read(index.db, question, candidates, evidence.sentences.titles, raw) if self.reading \
+            else None
         if reading is not None:
             raw = self.reading.scores(evidence.features, reading)
         scores = raw + FOLLOW_UP_BONUS * np.array([c.article_rowid in prefer for c in candidates])

@@ -62,11 +62,10 @@ def leans_back(question: str) -> bool:
     """A question that may lean on the previous turn: "and China?", "what did he say?", "how much rain fell?".
 
     One that names a subject (two of three or more content words rarer than one in 100,000) or has enough
-    content words of its own
-    stands alone, even with a pronoun in it; a short one may be
-    continuing the conversation, which `refers_back` and `previous_holds_subject` then decide (a name of
-    its own, "what did tillerson say", is a subject the previous story lacks). Case is not evidence: people
-    type names in lower case.
+    content words of its own stands alone, even with a pronoun in it; a short one may be continuing the
+    conversation, which `refers_back` and `previous_holds_subject` then decide (a name of its own, "what
+    did tillerson say", is a subject the previous story lacks). Case is not evidence: people type names in
+    lower case.
     """
     if question.lower().strip().startswith(FOLLOW_UP_OPENERS):
         return True

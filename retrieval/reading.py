@@ -30,9 +30,6 @@ class Reading:
     logits: np.ndarray
     read: np.ndarray
 
-    def best(self) -> float:
-        return float(self.logits[self.read].max())
-
 
 class ReadingRanker:
     """score = weights · (ranker features, scorer logit) for the candidates read; the others after them."""
@@ -40,14 +37,10 @@ class ReadingRanker:
     def __init__(self, scorer: SentenceScorer, weights: tuple[float, ...], depth: int = DEPTH):
         self.scorer, self.weights, self.depth = scorer, np.array(weights), depth
 
-    def read(self, db, question: str, candidates: list, ranker_scores: np.ndarray) -> Reading:
-        """Read the `depth` candidates the ranker scores highest."""
+    def read(self, db, question: str, candidates: list, titles: list[str], ranker_scores: np.ndarray) -> Reading:
+        """Read the `depth` candidates the ranker scores highest (`titles`: each candidate's headline)."""
         top = np.argsort(-ranker_scores, kind="stable")[: self.depth]
-        chosen = [candidates[i] for i in top]
-        titles = database.article_titles(db, [c.article_rowid for c in chosen])
-        logits = self.scorer.scores(question, [
-            Candidate(c.text, titles[c.article_rowid], database.previous_sentence(db, c.article_rowid, c.index))
-            for c in chosen])
+        logits = self.scorer.scores(question, as_read(db, [candidates[i] for i in top], [titles[i] for i in top]))
         column = np.full(len(candidates), float(logits.min()))
         column[top] = logits
         read = np.zeros(len(candidates), dtype=bool)
@@ -56,6 +49,13 @@ class ReadingRanker:
 
     def scores(self, features: np.ndarray, reading: Reading) -> np.ndarray:
         return np.column_stack([features, reading.logits]) @ self.weights - UNREAD * ~reading.read
+
+
+def as_read(db, candidates: list, titles: list[str]) -> list[Candidate]:
+    """Stored sentences (anything with article_rowid, index and text) as the scorer reads them: with their
+    headline and the sentence before them."""
+    return [Candidate(c.text, title, database.previous_sentence(db, c.article_rowid, c.index))
+            for c, title in zip(candidates, titles)]
 
 
 @lru_cache(maxsize=1)

@@ -68,11 +68,15 @@ class SentenceScorer:
 
     def scores(self, question: str, candidates: Sequence[Candidate]) -> np.ndarray:
         """One logit per candidate, in their order."""
-        if not candidates:
+        return self.score_texts(question, [c.pair_text() for c in candidates])
+
+    def score_texts(self, question: str, texts: Sequence[str]) -> np.ndarray:
+        """One logit per pair text (Candidate.pair_text), in their order."""
+        if not texts:
             return np.zeros(0, dtype=np.float32)
         self.load()
         question = normalise_question(question)
-        inputs = encode_pairs(self._tokenizer, [(question, c.pair_text()) for c in candidates])
+        inputs = encode_pairs(self._tokenizer, [(question, text) for text in texts])
         return self._session.run(None, inputs)[0].reshape(-1)
 
 

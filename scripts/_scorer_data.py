@@ -96,20 +96,18 @@ def ranked(pipeline, question, source: str, depth: int = DEPTH) -> Ranked | None
     candidates, judgement = found
     labels = gold_labels(pipeline, question, candidates)
     top = [int(i) for i in judgement.order[:depth]]
-    texts = _pair_texts(pipeline.index.db, [candidates[i] for i in top])
+    titles = judgement.evidence.sentences.titles
+    texts = _pair_texts(pipeline.index.db, [candidates[i] for i in top], [titles[i] for i in top])
     gold = [] if question.impossible else _gold_texts(pipeline, question)
     return Ranked(source, normalise_question(question.question), question.impossible, texts,
                   [bool(labels[i]) for i in top], gold)
 
 
-def _pair_texts(db, candidates) -> list[str]:
+def _pair_texts(db, candidates, titles: list[str]) -> list[str]:
     """What the scorer reads of each stored candidate: sentence, headline, the sentence before it."""
-    from embeddings import database
-    from retrieval.scorer import Candidate
+    from retrieval.reading import as_read
 
-    titles = database.article_titles(db, [c.article_rowid for c in candidates])
-    return [Candidate(c.text, titles[c.article_rowid], database.previous_sentence(db, c.article_rowid, c.index))
-            .pair_text() for c in candidates]
+    return [c.pair_text() for c in as_read(db, candidates, titles)]
 
 
 def _gold_texts(pipeline, question) -> list[str]:
@@ -124,7 +122,7 @@ def _gold_texts(pipeline, question) -> list[str]:
     rows = database.sentences_in_range(db, row[0], 0, 1 << 30)
     stored = [Candidate(*r, passage_score=0.0) for r in rows]
     held = [c for c in stored if any(c.start <= a and b <= c.end for a, b in question.spans)]
-    return _pair_texts(db, held)
+    return _pair_texts(db, held, [database.article_titles(db, [row[0]])[row[0]]] * len(held))
 
 
 def mine(work: Path, setting: Setting, encoder, limit: int | None = None) -> list[Ranked]:

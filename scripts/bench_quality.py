@@ -90,16 +90,11 @@ def _shared(data: Path, pattern: str) -> tuple[str, ...]:
 
 
 def _written(data: Path, name: str, make) -> Path:
-    """A JSON-lines input file made from the shared data by `make(data)` (records), written once per run."""
+    """A JSON-lines input file made from the shared data by `make(data)` (records)."""
     path = WRITTEN / f"{name}.jsonl"
-    if name not in _MADE:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text("".join(json.dumps(r) + "\n" for r in make(data)))
-        _MADE.add(name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(r) + "\n" for r in make(data)))
     return path
-
-
-_MADE: set[str] = set()
 
 
 def _unseen_reqa(data: Path) -> tuple[str]:

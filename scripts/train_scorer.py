@@ -217,14 +217,10 @@ def export(model, work: Path) -> tuple[Path, Path]:
 
 def onnx_reader(path: Path):
     """A function (Ranked → logits) over an exported file: what the product will compute."""
-    from retrieval.scorer import Candidate, SentenceScorer
-
-    class Stored(Candidate):
-        def pair_text(self) -> str:  # a mined candidate is already the pair text
-            return self.text
+    from retrieval.scorer import SentenceScorer
 
     scorer = SentenceScorer(path)
-    return lambda r: scorer.scores(r.question, [Stored(t) for t in r.texts])
+    return lambda r: scorer.score_texts(r.question, r.texts)
 
 
 def choose(work: Path, fp32: Path, int8: Path, held: dict[str, list]) -> tuple[Path, dict]:
