@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 from pathlib import Path
 
@@ -194,7 +195,9 @@ def cmd_ask(args, settings: Settings) -> int:
         return _ask_batch(pipeline, top, not args.no_abstain, _filters(args), args.as_of)
     answer = pipeline.ask(args.question, top=top, abstain=not args.no_abstain, filters=_filters(args),
                           as_of=args.as_of)
-    print(render.to_json(answer) if args.json else render.to_text(answer, colour=sys.stdout.isatty()))
+    tty = sys.stdout.isatty()
+    print(render.to_json(answer) if args.json else
+          render.to_text(answer, colour=tty, width=shutil.get_terminal_size().columns - 1 if tty else None))
     return 0
 
 

@@ -6,6 +6,7 @@ import datetime as dt
 import html
 import json
 import re
+import textwrap
 
 from embeddings.models import Article
 from retrieval.models import Answer, AnswerSentence, Citation
@@ -33,16 +34,25 @@ def source_numbers(answer: Answer) -> dict[str, int]:
 
 
 def lead_in(sentence: AnswerSentence, chars: int = LEAD_CHARS) -> str | None:
-    """"Title: …end of the sentence before" — what the quote leans on, clipped to `chars`."""
+    """"Title: …end of the sentence before" — what the quote leans on, clipped to `chars` at a word boundary."""
     context = sentence.context
     if context is None:
         return None
     title = context.title.strip()
     if not context.previous:
         return title or None
-    room = max(chars - len(title) - 2, 20)
-    previous = context.previous if len(context.previous) <= room else "…" + context.previous[-room + 1:].lstrip()
+    previous = last_words(context.previous, max(chars - len(title) - 2, 20))
     return f"{title}: {previous}" if title else previous
+
+
+def last_words(text: str, chars: int) -> str:
+    """The end of `text` in at most `chars` characters, "…" marking a cut, which falls between words."""
+    if len(text) <= chars:
+        return text
+    tail = text[len(text) - chars + 1:]
+    if not text[len(text) - chars].isspace() and " " in tail:
+        tail = tail.split(" ", 1)[1]  # the cut fell inside a word: start at the next one
+    return "…" + tail.lstrip()
 
 
 def also_reported(sentence: AnswerSentence) -> str | None:
@@ -56,28 +66,67 @@ def also_reported(sentence: AnswerSentence) -> str | None:
     return "also reported by: " + "; ".join(names)
 
 
-def to_text(answer: Answer, colour: bool = False) -> str:
-    """Quoted sentences with citation numbers and offsets, then the numbered sources."""
+def to_text(answer: Answer, colour: bool = False, width: int | None = None) -> str:
+    """Quotes grouped under their article's [n] headline, each after the sentence before it, then the sources.
+
+    With `width`, lines wrap between words to that many columns; a word (a URL) is never broken.
+    """
     if not answer.answered:
         return NOT_COVERED
     numbers = source_numbers(answer)
     dim, bold, reset = ("\x1b[2m", "\x1b[1m", "\x1b[0m") if colour else ("", "", "")
     lines = []
-    for sentence in answer.sentences:
-        c = sentence.citation
-        lead, also = lead_in(sentence), also_reported(sentence)
-        if lead:
-            lines.append(f"{dim}{lead}{reset}")
-        lines.append(f"{bold}“{sentence.text}”{reset} [{numbers[c.article_id]}] "
-                     f"{dim}(chars {c.start}–{c.end}, score {sentence.score:.2f}){reset}")
-        if also:
-            lines.append(f"    {dim}{also}{reset}")
+    for citation, sentences in _by_article(answer):
+        lines += _wrapped(f"[{numbers[citation.article_id]}] {citation.title or citation.article_id}", width,
+                          bold, reset)
+        shown: set[str] = set()
+        for sentence in sentences:
+            lines += _quote_lines(sentence, shown, width, (dim, bold, reset))
     lines.append("")
     lines.append(f"{bold}Sources{reset}")
     for citation in answer.sources():
-        lines.append(citation_line(numbers[citation.article_id], citation))
-        lines.append(f"    {dim}id: {citation.article_id}{reset}")
+        lines += _wrapped(citation_line(numbers[citation.article_id], citation), width)
+        lines += _wrapped(f"id: {citation.article_id}", width, dim, reset, indent="    ")
     return "\n".join(lines)
+
+
+def _by_article(answer: Answer) -> list[tuple[Citation, list[AnswerSentence]]]:
+    """The quotes grouped by article, articles in order of first quote, quotes in answer order within each."""
+    groups: dict[str, tuple[Citation, list[AnswerSentence]]] = {}
+    for sentence in answer.sentences:
+        groups.setdefault(sentence.citation.article_id, (sentence.citation, []))[1].append(sentence)
+    return list(groups.values())
+
+
+def _quote_lines(sentence: AnswerSentence, shown: set[str], width: int | None, style: tuple[str, str, str]) \
+        -> list[str]:
+    """One quote: the sentence before it (unless already shown), the quote with its place, who else reported it."""
+    dim, bold, reset = style
+    c, lines = sentence.citation, []
+    previous = sentence.context.previous if sentence.context else None
+    if previous and previous not in shown:
+        lines += _wrapped(last_words(previous, LEAD_CHARS), width, dim, reset, indent="    ")
+    details = f"(chars {c.start}–{c.end}, score {sentence.score:.2f})"
+    rows = _wrapped(f"“{sentence.text}” {details}", width, indent="    ")
+    tail = rows[-1].rindex(details.split()[0]) if details.split()[0] in rows[-1] else 0  # colour the details dim
+    lines += [f"{bold}{row}{reset}" for row in rows[:-1]]
+    lines.append(f"{bold}{rows[-1][:tail]}{reset}{dim}{rows[-1][tail:]}{reset}")
+    also = also_reported(sentence)
+    if also:
+        lines += _wrapped(also, width, dim, reset, indent="      ")
+    shown.add(sentence.text)
+    return lines
+
+
+def _wrapped(text: str, width: int | None, start: str = "", end: str = "", indent: str = "") -> list[str]:
+    """`text` as lines of at most `width` columns (one line when None), each styled start…end; lines after the
+    first hang under `indent`, or four spaces in when there is none."""
+    if width is None:
+        rows = [indent + text]
+    else:
+        rows = textwrap.wrap(text, width, initial_indent=indent, subsequent_indent=indent or "    ",
+                             break_long_words=False, break_on_hyphens=False) or [indent]
+    return [f"{start}{row}{end}" for row in rows]
 
 
 def to_json(answer: Answer, **extra) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import sys
 from pathlib import Path
 
@@ -19,8 +20,9 @@ Time words work too: "yesterday", "in March", "since Monday", "latest" (start wi
 
 
 def handle_line(pipeline, conversation: Conversation, line: str, top: int, colour: bool,
-                filters=None, as_of=None) -> str | None:
-    """The reply to one line of input; None means the user asked to leave. Time words resolve against `as_of`."""
+                filters=None, as_of=None, width: int | None = None) -> str | None:
+    """The reply to one line of input, wrapped to `width` columns; None means the user asked to leave.
+    Time words resolve against `as_of`."""
     command = line.strip()
     if command in (":quit", ":q", ":exit"):
         return None
@@ -30,16 +32,27 @@ def handle_line(pipeline, conversation: Conversation, line: str, top: int, colou
         conversation.clear()
         return "Conversation cleared."
     if command == ":sources":
-        last = conversation.last()
-        if last is None or not last.answered:
-            return "No sources yet: ask a question first."
-        return "\n".join(render.citation_line(n, c) for n, c in enumerate(last.sources(), start=1))
+        return _sources(conversation)
     if command.startswith(":"):
         return f"Unknown command {command}. {HELP}"
     if not command:
         return ""
     answer = pipeline.ask(command, conversation=conversation, top=top, filters=filters, as_of=as_of)
-    return render.to_text(answer, colour=colour)
+    return render.to_text(answer, colour=colour, width=width)
+
+
+def _sources(conversation: Conversation) -> str:
+    """The sources of the last answer; after a refused question, says so and shows the last answered one's."""
+    last, answered = conversation.last(), conversation.last_answered()
+    if last is None:
+        return "No sources yet: ask a question first."
+    if answered is None:
+        return "The last question was not answered, so it has no sources."
+    lines = [render.citation_line(n, c) for n, c in enumerate(answered.sources(), start=1)]
+    if answered is not last:
+        lines.insert(0, f"The last question was not answered. Sources of the last answered one, "
+                        f"“{answered.question}”:")
+    return "\n".join(lines)
 
 
 def run_repl(pipeline, top: int = 3, filters=None, as_of=None) -> int:
@@ -71,7 +84,8 @@ def _interactive(pipeline, conversation: Conversation, top: int, filters, as_of)
             line = session.prompt("question> ")
         except (EOFError, KeyboardInterrupt):
             return 0
-        reply = handle_line(pipeline, conversation, line, top, colour=True, filters=filters, as_of=as_of)
+        reply = handle_line(pipeline, conversation, line, top, colour=True, filters=filters, as_of=as_of,
+                            width=shutil.get_terminal_size().columns - 1)
         if reply is None:
             return 0
         print(reply + "\n")

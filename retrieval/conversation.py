@@ -35,6 +35,10 @@ class Conversation:
         """The most recent answer, e.g. for `/sources`."""
         return self.turns[-1] if self.turns else None
 
+    def last_answered(self) -> Answer | None:
+        """The most recent turn that quoted something, e.g. for `:sources` after a refusal."""
+        return next((a for a in reversed(self.turns) if a.answered), None)
+
     def previous(self) -> Answer | None:
         """What a follow-up refers to: the most recent turn, if it quoted something. After a refused turn nothing
         is carried over: the story before it is not what the user is asking about now."""

@@ -158,7 +158,7 @@ def test_repl_dialogue_with_relative_dates(news):
 
     conversation = Conversation()
     reply = handle_line(news, conversation, "What did coffee futures do yesterday?", 1, False, as_of=AS_OF)
-    assert reply.startswith("Coffee prices\n“Coffee futures were little changed")
+    assert reply.startswith("[1] Coffee prices\n    “Coffee futures were little changed")
     reply = handle_line(news, conversation, "Why did Rotterdam dockworkers walk out in January?", 1, False,
                         as_of=AS_OF)
     assert "Rotterdam port strike begins" in reply and "strike drags on" not in reply
