@@ -66,13 +66,24 @@ def also_reported(sentence: AnswerSentence) -> str | None:
     return "also reported by: " + "; ".join(names)
 
 
+def undated_note(answer: Answer) -> str | None:
+    """"12 articles without a date were not searched." when a date filter left some out."""
+    n = answer.undated_left_out
+    if not n:
+        return None
+    return f"{n} article without a date was not searched." if n == 1 else \
+        f"{n} articles without a date were not searched."
+
+
 def to_text(answer: Answer, colour: bool = False, width: int | None = None) -> str:
-    """Quotes grouped under their article's [n] headline, each after the sentence before it, then the sources.
+    """Quotes grouped under their article's [n] headline, each after the sentence before it, then the sources,
+    and a line on the articles a date filter left out for having no date.
 
     With `width`, lines wrap between words to that many columns; a word (a URL) is never broken.
     """
+    note = [undated_note(answer)] if answer.undated_left_out else []
     if not answer.answered:
-        return NOT_COVERED
+        return "\n".join([NOT_COVERED, *note])
     numbers = source_numbers(answer)
     dim, bold, reset = ("\x1b[2m", "\x1b[1m", "\x1b[0m") if colour else ("", "", "")
     lines = []
@@ -87,7 +98,7 @@ def to_text(answer: Answer, colour: bool = False, width: int | None = None) -> s
     for citation in answer.sources():
         lines += _wrapped(citation_line(numbers[citation.article_id], citation), width)
         lines += _wrapped(f"id: {citation.article_id}", width, dim, reset, indent="    ")
-    return "\n".join(lines)
+    return "\n".join(lines + note)
 
 
 def _by_article(answer: Answer) -> list[tuple[Citation, list[AnswerSentence]]]:
@@ -204,8 +215,9 @@ def answer_html(answer: Answer, limit: int = TELEGRAM_LIMIT) -> list[str]:
     Splitting happens on the plain sentences, before any markup, so no message is cut inside a tag:
     messages break between sentences, and a sentence too long for one message breaks between words.
     """
+    note = [f"<i>{_escape(undated_note(answer))}</i>"] if answer.undated_left_out else []
     if not answer.answered:
-        return [_escape(NOT_COVERED)]
+        return _pack([_escape(NOT_COVERED), *note], limit)
     numbers = source_numbers(answer)
     units = []
     for sentence in answer.sentences:
@@ -214,7 +226,7 @@ def answer_html(answer: Answer, limit: int = TELEGRAM_LIMIT) -> list[str]:
         units += [f"<i>{_escape(extra)}</i>" for extra in [lead_in(sentence)] if extra]
         units += [f"“{_escape(chunk)}”{mark}" for chunk in _cut(sentence.text, room)]
         units += [f"<i>{_escape(_clip_end(extra, room))}</i>\n" for extra in [also_reported(sentence)] if extra]
-    return _pack(units + _source_units(answer), limit)
+    return _pack(units + _source_units(answer) + note, limit)
 
 
 def sources_html(answer: Answer, limit: int = TELEGRAM_LIMIT) -> list[str]:

@@ -193,6 +193,12 @@ def counts(db: sqlite3.Connection) -> dict[str, int]:
     }
 
 
+def count_articles_where(db: sqlite3.Connection, where: tuple[str, list]) -> int:
+    """How many articles `a` match a filter clause."""
+    clause, params = where
+    return db.execute(f"SELECT COUNT(*) FROM articles a WHERE {clause}", params).fetchone()[0]
+
+
 def sentences_in_range(db: sqlite3.Connection, article_rowid: int, first: int, last: int) -> list[tuple]:
     """(id, article_rowid, idx, paragraph, start, end, text, kind) of an article's sentences first..last."""
     return db.execute(

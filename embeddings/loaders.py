@@ -127,9 +127,19 @@ _HEADING = re.compile(r"^\s{0,3}(#{1,6})\s+(.*?)\s*#*\s*$")
 
 
 def _text_article(path: Path, article_id: str, text: str, markdown: bool) -> Article:
-    """A plain-text or Markdown article; scraped-page furniture is removed by the cleaning rules."""
-    from embeddings.cleaning import clean_scraped_text
+    """A plain-text or Markdown article; scraped-page furniture is removed by the cleaning rules.
 
+    Title, date, URL and source come from YAML front matter first; else the title is the first Markdown
+    heading or the page's headline, and the date a date line ("Date: ...", a line that is one date) or the
+    first full date of the first paragraph.
+    """
+    from embeddings.cleaning import clean_scraped_text
+    from embeddings.text_metadata import FrontMatterError, opening_date, split_front_matter
+
+    try:
+        meta, text = split_front_matter(text)
+    except FrontMatterError as exc:
+        raise SkipFile(str(exc)) from None
     title = ""
     if markdown:
         title, text = _split_markdown(text)
@@ -137,8 +147,9 @@ def _text_article(path: Path, article_id: str, text: str, markdown: bool) -> Art
     if not page.text.strip():
         raise SkipFile("no article text left after removing page furniture")
     return Article(
-        id=article_id, title=title or page.title or path.stem, text=page.text, date=page.date,
-        source=page.source, origin=str(path.resolve()),
+        id=article_id, title=meta.title or title or page.title or path.stem, text=page.text,
+        date=meta.date or page.date or opening_date(page.text), url=meta.url, source=meta.source or page.source,
+        author=meta.author or page.author, origin=str(path.resolve()),
     )
 
 

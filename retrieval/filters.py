@@ -46,6 +46,13 @@ class Filters(BaseModel):
             params.extend(self.articles)
         return " AND ".join(clauses) or "1", params
 
+    def undated_sql(self) -> tuple[str, list] | None:
+        """A WHERE clause for the articles left out only for having no date, or None when none can be."""
+        if not (self.since or self.until) or self.undated:
+            return None
+        clause, params = self.model_copy(update={"since": None, "until": None}).sql()
+        return f"a.date IS NULL AND {clause}", params
+
 
 def parse_inline(question: str) -> tuple[str, Filters]:
     """Take `since:`, `until:` and `source:` words out of a question; one whose date does not parse stays in."""

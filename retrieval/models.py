@@ -46,6 +46,7 @@ class Answer(BaseModel):
     question: str
     answered: bool
     sentences: list[AnswerSentence] = Field(default_factory=list)
+    undated_left_out: int = Field(default=0, description="articles a date filter left out for having no date")
     searched: str | None = Field(default=None, exclude=True,
                                  description="what was searched for: the question, widened if it was a follow-up")
     confidence: float | None = Field(default=None, exclude=True,

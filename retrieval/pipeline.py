@@ -105,6 +105,9 @@ class Pipeline:
             query = follow_up_query(timed.text, previous, conversation.quoted_first()) if follows else Query(timed.text)
             vector = self.encoder.encode([query.text[:MAX_QUESTION_CHARS]])[0] if follows else alone
             answer = self._answer(index, _Asked(question, top, abstain, filters, timed.recent), query, vector)
+        undated = filters.undated_sql()
+        if undated is not None:
+            answer.undated_left_out = database.count_articles_where(index.db, undated)
         if conversation is not None:
             conversation.add(answer)
         return answer

@@ -88,8 +88,15 @@ function sourceItem(citation, number) {
     link ? " · " : null, link ? el("a", { href: link, target: "_blank", rel: "noopener noreferrer" }, "link") : null);
 }
 
+function undatedNote(answer) {
+  const n = answer.undated_left_out || 0;
+  if (!n) return null;
+  return el("p", { class: "undated" },
+    n === 1 ? "1 article without a date was not searched." : `${n} articles without a date were not searched.`);
+}
+
 function answerBlock(answer) {
-  if (!answer.answered) return el("p", { class: "not-covered" }, NOT_COVERED);
+  if (!answer.answered) return el("div", {}, el("p", { class: "not-covered" }, NOT_COVERED), undatedNote(answer));
   const numbers = numberSources(answer);
   const firstQuote = new Map();
   for (const s of answer.sentences) {
@@ -99,7 +106,8 @@ function answerBlock(answer) {
     el("ol", { class: "quotes" },
       ...answer.sentences.map((s, i) => quoteItem(s, numbers.get(s.citation.article_id), answer.sentences[i - 1]))),
     el("h3", { class: "sources-head" }, "Sources"),
-    el("ol", { class: "sources" }, ...[...firstQuote.values()].map((c) => sourceItem(c, numbers.get(c.article_id)))));
+    el("ol", { class: "sources" }, ...[...firstQuote.values()].map((c) => sourceItem(c, numbers.get(c.article_id)))),
+    undatedNote(answer));
 }
 
 function addTurn(question) {

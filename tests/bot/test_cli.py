@@ -27,7 +27,7 @@ def test_index_then_ask_json_show_and_stats(tmp_path):
 
     answer = json.loads(newsdesk("ask", "--json", "How many jobs will the Tallow & Finch plant create?",
                                  index=index).stdout)
-    assert set(answer) == {"question", "answered", "sentences"} and answer["answered"]
+    assert set(answer) == {"question", "answered", "sentences", "undated_left_out"} and answer["answered"]
     first = answer["sentences"][0]
     assert set(first) == {"text", "score", "citation", "context", "also_reported_by"}
     assert set(first["context"]) == {"title", "previous"} and first["context"]["title"] == first["citation"]["title"]

@@ -63,7 +63,7 @@ def test_filters_and_top_are_applied(client):
 
 def test_an_off_corpus_question_is_not_answered(client):
     reply = ask(client, question="who won the world cup final in qatar?")
-    assert reply == {"question": reply["question"], "answered": False, "sentences": [],
+    assert reply == {"question": reply["question"], "answered": False, "sentences": [], "undated_left_out": 0,
                      "conversation": reply["conversation"]}
 
 

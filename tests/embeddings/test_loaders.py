@@ -81,3 +81,50 @@ def test_symlink_loops_do_not_hang(tmp_path):
     (tmp_path / "a" / "loop").symlink_to(tmp_path / "a")
     articles, _ = load(tmp_path)
     assert [a.id for a in articles] == ["a/story.txt"]
+
+
+def test_every_sample_article_has_its_date():
+    articles, _ = load(SAMPLE)
+    dates = {a.id: str(a.date) for a in articles}
+    assert None not in dates.values() and "None" not in dates.values()
+    # The four found in the opening sentence: "... on Monday 15 September 2025, ...", "published on 18 March 2025"
+    assert dates["text/ostry-tram-line-opens.txt"] == "2025-09-15"
+    assert dates["text/fenwick-bees-study.txt"] == "2025-03-18"
+    assert dates["markdown/coast-marathon-2026.md"] == "2026-04-19"
+    assert dates["markdown/brightmoor-battery-funding.md"] == "2025-10-07"
+
+
+def test_front_matter_gives_title_date_url_and_source(tmp_path):
+    front = ("---\ntitle: \"Bridge reopens: traffic returns\"\ndate: 2024-05-01 09:30\nurl: https://example.org/b\n"
+             "source: Valley Post\ntags: [roads]\n---\n")
+    (tmp_path / "b.md").write_text(front + "# A heading\n\nThe bridge reopened on 3 June 2020 after repairs.\n")
+    (tmp_path / "c.txt").write_text("---\ndate: 7 October 2025\n---\nPlain title\n\nThe plant opened today.\n")
+    [b, c], problems = load(tmp_path / "b.md", tmp_path / "c.txt")
+    assert problems == []
+    assert (b.title, str(b.date), b.url, b.source) == ("Bridge reopens: traffic returns", "2024-05-01",
+                                                       "https://example.org/b", "Valley Post")
+    assert "title:" not in b.text and "---" not in b.text
+    assert (c.title, str(c.date)) == ("Plain title", "2025-10-07")
+
+
+def test_a_date_line_comes_before_a_date_in_the_text(tmp_path):
+    (tmp_path / "d.txt").write_text("Mill closes\n\nDate: 2 March 2021\n\nThe mill, opened on 1 May 1890, shut.\n")
+    (tmp_path / "e.txt").write_text("Mill closes\n\nLONDON, March 3, 2024 (Reuters) - The mill shut on Friday.\n")
+    [d], _ = load(tmp_path / "d.txt")
+    [e], _ = load(tmp_path / "e.txt")
+    assert (str(d.date), str(e.date)) == ("2021-03-02", "2024-03-03")
+
+
+def test_no_date_is_made_up_from_relative_or_partial_dates(tmp_path):
+    (tmp_path / "f.txt").write_text("Mill closes\n\nTwo days ago the mill shut, after twelve years of losses, "
+                                    "in March.\n\nIt reopened on 4 July 2019.\n")
+    [f], _ = load(tmp_path / "f.txt")
+    assert f.date is None  # no full date in the first paragraph, and the second is not read
+
+
+def test_broken_front_matter_is_reported_by_name(tmp_path):
+    (tmp_path / "g.md").write_text("---\ntitle: [unclosed\n---\n# T\n\nText here.\n")
+    (tmp_path / "h.md").write_text("---\ndate: someday soon\n---\n# T\n\nText here.\n")
+    _, problems = load(tmp_path / "g.md", tmp_path / "h.md")
+    assert [p.path.rsplit("/", 1)[-1] for p in problems] == ["g.md", "h.md"]
+    assert "front matter is not valid YAML" in problems[0].reason and "front matter date" in problems[1].reason

@@ -37,3 +37,25 @@ def test_source_filter_and_undated_articles(sample_pipeline):
     dated = sample_pipeline.ask("until:2030-01-01 bees wildflower strips", abstain=False)
     assert all(s.citation.date is not None for s in dated.sentences)
     assert sample_pipeline.ask(HARBOUR, filters=Filters(source="No Such Paper")).sentences == []
+
+
+def test_a_date_filter_says_how_many_undated_articles_it_left_out(tmp_path, encoder):
+    from bot import render
+    from embeddings.indexer import Indexer
+    from embeddings.models import Article
+    from retrieval.pipeline import Pipeline
+
+    articles = [Article(id="dated", title="Ferry returns", text="The ferry to Ostry returned to service.",
+                        date=dt.date(2025, 5, 1)),
+                Article(id="undated-1", title="Ferry fares", text="Ferry fares to Ostry will rise by 10 percent."),
+                Article(id="undated-2", title="Ferry crew", text="The ferry crew threatened to strike.", source="Post")]
+    Indexer(tmp_path / "index", encoder, show_progress=False).run(articles)
+    pipeline = Pipeline(tmp_path / "index", encoder)
+    answer = pipeline.ask("since:2025-01-01 how much will ferry fares rise", abstain=False)
+    assert answer.undated_left_out == 2
+    assert render.to_text(answer).endswith("\n2 articles without a date were not searched.")
+    assert pipeline.ask("until:2030 source:post ferry crew", abstain=False).undated_left_out == 1
+    assert pipeline.ask("how much will ferry fares rise").undated_left_out == 0  # no date filter, nothing left out
+    refused = pipeline.ask("since:2026-01-01 how much will ferry fares rise")
+    assert render.to_text(refused) == f"{render.NOT_COVERED}\n2 articles without a date were not searched."
+    assert render.answer_html(refused) == [f"{render.NOT_COVERED}\n<i>2 articles without a date were not searched.</i>"]
