@@ -132,22 +132,38 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def cmd_index(args, settings: Settings) -> int:
-    """Index paths; problems go to stderr by file name, and a missing path makes the exit code 1."""
+    """Index paths; problems go to stderr by file name. Exit code 1 for a missing path, or when nothing was
+    found to index (an empty folder) and nothing changed."""
     from embeddings.encoder import make_encoder
     from embeddings.indexer import Indexer
-    from embeddings.loaders import load_paths
+    from embeddings.loaders import SUFFIXES
 
-    max_bytes = int(settings.max_file_mb * 2**20)
     indexer = Indexer(settings.index, make_encoder(settings.backend), show_progress=not args.quiet)
     existing = [p for p in args.paths if p.exists()]
-    report = indexer.run(load_paths(args.paths, max_bytes), prune=existing, rebuild=args.rebuild)
+    found: dict[Path, int] = {}
+    report = indexer.run(_counted(args.paths, int(settings.max_file_mb * 2**20), found), prune=existing,
+                         rebuild=args.rebuild)
     for problem in report.problems:
         print(f"skipped {problem}", file=sys.stderr)
+    for path in existing:
+        if not found.get(path):
+            print(f"no articles found in {path} (looked for {', '.join(sorted(SUFFIXES))})", file=sys.stderr)
     if args.json:
         print(json.dumps({**report.__dict__, "problems": [str(p) for p in report.problems]}))
     else:
         print(f"{settings.index}: {report.summary()}")
-    return 0 if len(existing) == len(args.paths) else 1
+    nothing = not any(found.values()) and not report.removed
+    return 0 if len(existing) == len(args.paths) and not nothing else 1
+
+
+def _counted(paths: list[Path], max_bytes: int, found: dict[Path, int]):
+    """load_paths over `paths`, counting into `found` how many articles each path gave."""
+    from embeddings.loaders import Problem, load_paths
+
+    for path in paths:
+        for item in load_paths([path], max_bytes):
+            found[path] = found.get(path, 0) + (not isinstance(item, Problem))
+            yield item
 
 
 def cmd_add(args, settings: Settings) -> int:
@@ -187,7 +203,7 @@ def cmd_ask(args, settings: Settings) -> int:
     """One question, or a JSONL batch from stdin with --json and no question."""
     from bot import render
 
-    pipeline, top = open_pipeline(settings), args.top or settings.top
+    pipeline, top = _pipeline_with_articles(settings), args.top or settings.top
     if args.question is None:
         if not args.json:
             print("newsdesk ask: give a QUESTION, or --json to read JSONL questions from stdin", file=sys.stderr)
@@ -322,7 +338,18 @@ def _question_bar(total: int):
 def cmd_repl(args, settings: Settings) -> int:
     from bot.repl import run_repl
 
-    return run_repl(open_pipeline(settings), top=settings.top, filters=_filters(args), as_of=args.as_of)
+    return run_repl(_pipeline_with_articles(settings), top=settings.top, filters=_filters(args), as_of=args.as_of)
+
+
+def _pipeline_with_articles(settings: Settings):
+    """The pipeline to ask questions of; an index with no articles is an error that says what to do."""
+    from embeddings.store import IndexError_
+
+    pipeline = open_pipeline(settings)
+    if not pipeline.stats()["articles"]:
+        raise IndexError_(f"the index at {settings.index} has no articles: add some with "
+                          f"`newsdesk index PATH --index {settings.index}`")
+    return pipeline
 
 
 def cmd_show(args, settings: Settings) -> int:

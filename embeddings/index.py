@@ -50,6 +50,7 @@ class IndexWriter:
         self.committed: str | None = None
         self.staging, self.db = None, None
         self._lock = FileLock(str(self.root / ".lock"))
+        self._created = not self.root.exists()  # a first write that commits nothing leaves nothing behind
         try:
             self.root.mkdir(parents=True, exist_ok=True)
             self._lock.acquire(timeout=0)
@@ -137,9 +138,19 @@ class IndexWriter:
                 if self.staging is not None:
                     store.discard_generation(self.staging)
         finally:
+            if self._created and self.committed is None:
+                _remove_empty_root(self.root)  # still under the lock, so no other writer is using it
             self._lock.release()
         if isinstance(exc, WRITE_ERRORS):
             raise store.IndexWriteFailed(self.root, exc) from exc
+
+
+def _remove_empty_root(root: Path) -> None:
+    """Remove an index folder that a failed first write created, if it holds nothing but the lock file."""
+    if {p.name for p in root.iterdir()} <= {".lock"}:
+        (root / ".lock").unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            root.rmdir()
 
 
 @dataclass

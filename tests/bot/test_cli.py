@@ -91,3 +91,28 @@ def test_bad_inputs_are_reported_by_name_and_the_rest_indexed(tmp_path):
 def test_missing_index_is_a_clear_error(tmp_path):
     result = newsdesk("ask", "anything", index=tmp_path / "nothing", check=False)
     assert result.returncode == 2 and "no index at" in result.stderr and "newsdesk index" in result.stderr
+
+
+def test_an_empty_folder_is_reported_and_a_failed_first_run_leaves_nothing(tmp_path):
+    empty, index = tmp_path / "empty", tmp_path / "index"
+    empty.mkdir()
+    result = newsdesk("index", str(empty), "--quiet", index=index, check=False)
+    assert result.returncode == 1
+    assert f"no articles found in {empty} (looked for .htm, .html, .jsonl, .md, .txt)" in result.stderr
+    assert not index.exists()
+    assert newsdesk("index", str(tmp_path / "missing"), "--quiet", index=index, check=False).returncode == 1
+    assert not index.exists(), "not even a .lock is left behind"
+
+
+def test_asking_an_index_whose_articles_were_all_removed_says_it_has_none(tmp_path):
+    folder, index = tmp_path / "news", tmp_path / "index"
+    folder.mkdir()
+    (folder / "a.txt").write_text("Bridge news\n\nThe bridge reopened on Monday after repairs.\n")
+    newsdesk("index", str(folder), "--quiet", index=index)
+    (folder / "a.txt").unlink()
+    result = newsdesk("index", str(folder), "--quiet", index=index)  # the folder's articles go: a success
+    assert "1 removed" in result.stdout and "no articles found in" in result.stderr
+    for command in (["ask", "when did the bridge reopen"], ["repl"]):
+        asked = newsdesk(*command, stdin="hello\n", index=index, check=False)
+        assert asked.returncode == 2
+        assert f"the index at {index} has no articles: add some with `newsdesk index PATH" in asked.stderr
