@@ -135,9 +135,10 @@ def create_app(pipeline, top: int = 3, token: str | None = None,
         return StoredArticle.of(found)
 
     @app.get("/api/stats", dependencies=authorised, responses=_errors(*refusals))
-    def stats() -> dict[str, int | str | None]:
-        """Counts, model and generation of the index (not where it lies on the server's disk)."""
-        return {k: v for k, v in pipeline.stats().items() if k != "index"}
+    def stats() -> dict[str, int | str | list[str] | None]:
+        """Counts, model and generation of the index (not where it lies on the server's disk), how many sources,
+        the first and last article dates, and the newest headlines."""
+        return {k: v for k, v in pipeline.stats().items() if k != "index"} | pipeline.overview()
 
     @app.get("/api/health")
     def health() -> Health:

@@ -199,6 +199,15 @@ def count_articles_where(db: sqlite3.Connection, where: tuple[str, list]) -> int
     return db.execute(f"SELECT COUNT(*) FROM articles a WHERE {clause}", params).fetchone()[0]
 
 
+def overview(db: sqlite3.Connection, newest: int) -> dict:
+    """How many distinct sources, the first and last article dates, and the `newest` headlines (newest first)."""
+    sources, first, last = db.execute(
+        "SELECT COUNT(DISTINCT lower(source)), MIN(date), MAX(date) FROM articles").fetchone()
+    titles = db.execute("SELECT title FROM articles WHERE title != '' ORDER BY date IS NULL, date DESC, rowid DESC "
+                        "LIMIT ?", (newest,))
+    return {"sources": sources, "first_date": first, "last_date": last, "newest": [t for (t,) in titles]}
+
+
 def sentences_in_range(db: sqlite3.Connection, article_rowid: int, first: int, last: int) -> list[tuple]:
     """(id, article_rowid, idx, paragraph, start, end, text, kind) of an article's sentences first..last."""
     return db.execute(

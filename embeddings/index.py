@@ -165,6 +165,7 @@ class IndexReader:
     passage_vectors: object
     passage_graph: object = None  # HNSW over the passages, only in large indexes (embeddings/passage_graph.py)
     deleted_passages: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    _overview: dict | None = field(default=None, repr=False)
 
     @classmethod
     def open(cls, root: Path, model: str | None = None, dim: int | None = None,
@@ -214,6 +215,13 @@ class IndexReader:
         keys = ("articles", "sentences", "passages", "model", "dim")
         return {key: self.manifest.get(key) for key in keys} | {"backend": manifest_backend(self.manifest),
             "generation": self.generation, "index": str(self.root), "size_bytes": store.disk_size(self.root)}
+
+    def overview(self, newest: int = 3) -> dict:
+        """Sources, date range and newest headlines (database.overview), read once per generation: on a large
+        index the query scans every article."""
+        if self._overview is None:
+            self._overview = database.overview(self.db, newest)
+        return self._overview
 
     def close(self) -> None:
         self.db.close()

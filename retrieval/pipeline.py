@@ -187,3 +187,7 @@ class Pipeline:
     def stats(self) -> dict:
         """Counts, model and size of the index, for `newsdesk stats` and the bot's /start."""
         return self.index.stats()
+
+    def overview(self) -> dict:
+        """Sources, first and last dates, newest headlines: what the web page shows before the first question."""
+        return self.index.overview()

@@ -111,6 +111,7 @@ function answerBlock(answer) {
 }
 
 function addTurn(question) {
+  $("welcome").hidden = true;
   const turn = el("article", { class: "turn" }, el("p", { class: "question" }, question));
   $("chat").append(turn);
   return turn;
@@ -133,8 +134,14 @@ async function ask(event) {
     turn.append(el("p", { class: "error" }, "Could not answer: " + error.message));
     setBusy(false, "");
   }
-  turn.scrollIntoView({ block: "nearest" });
-  input.focus();
+  showTurn(turn);
+  input.focus({ preventScroll: true });
+}
+
+// Bring a new turn's question to the top of the view, so its answer is not left under the ask bar.
+function showTurn(turn) {
+  const still = window.matchMedia("(prefers-reduced-motion: reduce)").matches;
+  turn.scrollIntoView({ block: "start", behavior: still ? "auto" : "smooth" });
 }
 
 function setBusy(busy, message) {
@@ -145,6 +152,7 @@ function setBusy(busy, message) {
 function newChat() {
   state.conversation = null;
   $("chat").replaceChildren();
+  $("welcome").hidden = !$("holdings").textContent;
   $("status").textContent = "New conversation: the next question stands alone.";
   $("question").focus();
 }
@@ -181,12 +189,38 @@ async function openArticle(citation) {
   $("article-text").focus({ preventScroll: true });
 }
 
+// Before the first question: what the index holds, and questions about its newest stories to start from.
+async function welcome() {
+  let stats;
+  try {
+    stats = await api("/api/stats");
+  } catch (error) {
+    return;  // the page works without it (e.g. before a token is given)
+  }
+  const sources = stats.sources ? ` from ${stats.sources} source${stats.sources === 1 ? "" : "s"}` : "";
+  const span = stats.first_date ? `, ${stats.first_date} to ${stats.last_date}` : "";
+  $("holdings").textContent = `The index holds ${stats.articles} article${stats.articles === 1 ? "" : "s"}` +
+    `${sources}${span}. Ask in your own words; a follow-up can lean on the answer before it.`;
+  $("examples").replaceChildren(...(stats.newest || []).map((title) => {
+    const question = `Tell me about “${title}”`;
+    return el("button", { type: "button", class: "example", onclick: () => useExample(question) }, question);
+  }));
+  document.querySelector("#welcome .try").hidden = !(stats.newest || []).length;
+  $("welcome").hidden = $("chat").children.length > 0;
+}
+
+function useExample(question) {
+  $("question").value = question;
+  $("question").focus();
+}
+
 function useToken(event) {
   event.preventDefault();
   state.token = $("token").value.trim() || null;
   if (state.token) sessionStorage.setItem("newsdesk-token", state.token);
   $("token-form").hidden = true;
   $("status").textContent = "Token saved for this tab; ask again.";
+  welcome();
 }
 
 document.addEventListener("DOMContentLoaded", () => {
@@ -198,4 +232,5 @@ document.addEventListener("DOMContentLoaded", () => {
     if (event.target === $("article")) $("article").close();  // a click on the backdrop
   });
   $("question").focus();
+  welcome();
 });

@@ -154,3 +154,75 @@ def test_the_page_fits_a_phone_screen(page):
     for box in (turn.bounding_box(), page.locator("#ask").bounding_box(), page.locator("#question").bounding_box()):
         assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"]
     assert page.locator("#ask-button").is_visible() and page.locator("#new-chat").is_visible()
+
+
+DESKTOP = {"width": 1280, "height": 800}
+FIVE = ["was there a storm?", "how much rain fell?", "who started kestrel robotics?", "who won the world cup in qatar?",
+        "how much did the tram cost?"]  # a refusal too: a short turn was the one left under the bar
+UNCOVERED = """(q) => {
+  const r = q.getBoundingClientRect();
+  const hit = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);
+  return q.contains(hit);
+}"""
+
+
+def settled(page) -> None:
+    """Wait until the page stops scrolling (a smooth scroll takes a few hundred milliseconds)."""
+    last = None
+    for _ in range(40):
+        now = page.evaluate("window.scrollY")
+        if now == last:
+            return
+        last = now
+        page.wait_for_timeout(150)
+
+
+@pytest.mark.parametrize("size,motion", [(PHONE, "reduce"), (DESKTOP, "no-preference")], ids=["phone", "desktop"])
+def test_each_new_answer_is_scrolled_into_view_clear_of_the_ask_bar(browser, server, size, motion, tmp_path):
+    context = browser.new_context(viewport=size, reduced_motion=motion)
+    page = context.new_page()
+    page.goto(server.url)
+    for question in FIVE:
+        turn = ask(page, question)
+        settled(page)
+        first = turn.locator(".quote, .not-covered").first
+        assert first.evaluate(UNCOVERED), f"the first quote of {question!r} is hidden or under the ask bar"
+    page.screenshot(path=tmp_path / "fifth-answer.png")
+    context.close()
+
+
+def test_the_article_dialog_keeps_its_header_while_the_text_scrolls(page):
+    ask(page, "who started kestrel robotics?").locator(".cite").first.click()
+    page.locator("#quoted").wait_for()
+    page.locator("#article-text").evaluate("(t) => { t.scrollTop = t.scrollHeight; }")
+    for part in ("#article-title", "#article-meta", "#close-article"):
+        box = page.locator(part).bounding_box()
+        assert box and 0 <= box["y"] and box["y"] + box["height"] <= PHONE["height"], part
+        assert page.locator(part).evaluate(UNCOVERED), f"{part} is covered by the article text"
+    assert "2026-03-12" in page.locator("#article-meta").inner_text()
+
+
+def test_the_ask_bar_keeps_its_buttons_on_one_row_on_a_phone(page):
+    tops = page.evaluate("""['#question', '#ask-button', '#new-chat']
+        .map((id) => Math.round(document.querySelector(id).getBoundingClientRect().top))""")
+    assert len(set(tops)) == 1, tops
+
+
+def test_the_empty_page_says_what_the_index_holds_and_offers_examples(page):
+    page.locator("#welcome .example").first.wait_for()
+    holdings = page.locator("#holdings").inner_text()
+    assert holdings.startswith("The index holds 16 articles from ")
+    assert "2025-02-14 to 2026-11-04" in holdings  # the sample's first and last dates
+    examples = page.locator("#welcome .example")
+    assert examples.count() == 3
+    newest = examples.first.inner_text()
+    assert "Eastmere opens walk-in flu vaccine clinics" in newest  # the sample's newest story, 2026-11-04
+    examples.first.click()
+    assert page.input_value("#question") == newest
+    page.press("#question", "Enter")
+    turn = page.locator(".turn").first
+    turn.locator(".answer").wait_for()
+    assert "flu vaccine" in turn.locator(".sources").inner_text()
+    assert not page.locator("#welcome").is_visible()
+    page.click("#new-chat")
+    assert page.locator("#welcome").is_visible()
