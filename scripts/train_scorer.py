@@ -132,8 +132,13 @@ def train(model, pairs: list, args, checkpoint: Path) -> dict:
     warmup = max(1, steps // 20)
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda s: min((s + 1) / warmup, max(0.0, (steps - s) / max(1, steps - warmup))))
-    step, started, saved = _resume(checkpoint, model, optimizer, schedule), time.monotonic(), time.monotonic()
-    loss_fn, losses = torch.nn.BCEWithLogitsLoss(), []
+    (step, before), started = _resume(checkpoint, model, optimizer, schedule), time.monotonic()
+    first, saved, loss_fn, losses = step, started, torch.nn.BCEWithLogitsLoss(), []
+
+    def spent() -> float:
+        """Seconds of training over every run that resumed this one."""
+        return before + time.monotonic() - started
+
     while step < steps and time.monotonic() - started < args.max_minutes * 60:
         batch = [pairs[(step * args.batch + i) % len(pairs)] for i in range(args.batch)]
         inputs = {k: torch.from_numpy(v).to(device) for k, v in
@@ -147,40 +152,41 @@ def train(model, pairs: list, args, checkpoint: Path) -> dict:
         schedule.step()
         step, losses = step + 1, [*losses[-199:], float(loss.detach())]
         if step % 100 == 0 or step == steps:
-            rate = (step * args.batch) / max(1e-9, time.monotonic() - started)
+            rate = ((step - first) * args.batch) / max(1e-9, time.monotonic() - started)
             print(f"step {step}/{steps} loss {np.mean(losses):.4f} {rate:.1f} pairs/s", flush=True)
         if time.monotonic() - saved > CHECKPOINT_SECONDS:
-            _save(checkpoint, model, optimizer, schedule, step)
+            _save(checkpoint, model, optimizer, schedule, step, spent())
             saved = time.monotonic()
-    _save(checkpoint, model, optimizer, schedule, step)
-    seconds = time.monotonic() - started
+    _save(checkpoint, model, optimizer, schedule, step, spent())
+    seconds = spent()
     return {"steps": step, "planned_steps": steps, "pairs_seen": step * args.batch, "seconds": round(seconds),
             "pairs_per_second": round(step * args.batch / max(seconds, 1e-9), 1), "final_loss": round(float(np.mean(losses or [0])), 4)}
 
 
-def _save(checkpoint: Path, model, optimizer, schedule, step: int) -> None:
-    """Model, optimiser, schedule and step, written aside and renamed (a cut run loses at most 15 minutes)."""
+def _save(checkpoint: Path, model, optimizer, schedule, step: int, seconds: float) -> None:
+    """Model, optimiser, schedule, step and seconds trained, written aside and renamed (a cut run loses at most
+    15 minutes)."""
     import torch
 
     scratch = checkpoint.with_suffix(".tmp")
     torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "schedule": schedule.state_dict(),
-                "step": step, "rng": torch.get_rng_state()}, scratch)
+                "step": step, "seconds": seconds, "rng": torch.get_rng_state()}, scratch)
     scratch.replace(checkpoint)
 
 
-def _resume(checkpoint: Path, model, optimizer, schedule) -> int:
-    """The step to continue from: the checkpoint's, with its state loaded, or 0."""
+def _resume(checkpoint: Path, model, optimizer, schedule) -> tuple[int, float]:
+    """The step to continue from and the seconds trained so far: the checkpoint's, with its state loaded, or 0."""
     import torch
 
     if not checkpoint.is_file():
-        return 0
+        return 0, 0.0
     state = torch.load(checkpoint, weights_only=False)
     model.load_state_dict(state["model"])
     optimizer.load_state_dict(state["optimizer"])
     schedule.load_state_dict(state["schedule"])
     torch.set_rng_state(state["rng"])
     print(f"resumed at step {state['step']} from {checkpoint}", flush=True)
-    return state["step"]
+    return state["step"], state.get("seconds", 0.0)
 
 
 def held_out_figures(lists: list[sd.Ranked], scorer) -> dict:
