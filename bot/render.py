@@ -90,9 +90,9 @@ def to_text(answer: Answer, colour: bool = False, width: int | None = None) -> s
     for citation, sentences in _by_article(answer):
         lines += _wrapped(f"[{numbers[citation.article_id]}] {citation.title or citation.article_id}", width,
                           bold, reset)
-        shown: set[str] = set()
+        quoted = {s.text for s in sentences}  # a lead-in that is itself quoted here is not repeated
         for sentence in sentences:
-            lines += _quote_lines(sentence, shown, width, (dim, bold, reset))
+            lines += _quote_lines(sentence, quoted, width, (dim, bold, reset))
     lines.append("")
     lines.append(f"{bold}Sources{reset}")
     for citation in answer.sources():
@@ -109,13 +109,14 @@ def _by_article(answer: Answer) -> list[tuple[Citation, list[AnswerSentence]]]:
     return list(groups.values())
 
 
-def _quote_lines(sentence: AnswerSentence, shown: set[str], width: int | None, style: tuple[str, str, str]) \
+def _quote_lines(sentence: AnswerSentence, quoted: set[str], width: int | None, style: tuple[str, str, str]) \
         -> list[str]:
-    """One quote: the sentence before it (unless already shown), the quote with its place, who else reported it."""
+    """One quote: the sentence before it (unless quoted in this group), the quote with its place, who else
+    reported it."""
     dim, bold, reset = style
     c, lines = sentence.citation, []
     previous = sentence.context.previous if sentence.context else None
-    if previous and previous not in shown:
+    if previous and previous not in quoted:
         lines += _wrapped(last_words(previous, LEAD_CHARS), width, dim, reset, indent="    ")
     details = f"(chars {c.start}–{c.end}, score {sentence.score:.2f})"
     rows = _wrapped(f"“{sentence.text}” {details}", width, indent="    ")
@@ -125,7 +126,6 @@ def _quote_lines(sentence: AnswerSentence, shown: set[str], width: int | None, s
     also = also_reported(sentence)
     if also:
         lines += _wrapped(also, width, dim, reset, indent="      ")
-    shown.add(sentence.text)
     return lines
 
 
