@@ -71,13 +71,18 @@ class SentenceScorer:
         return self.score_texts(question, [c.pair_text() for c in candidates])
 
     def score_texts(self, question: str, texts: Sequence[str]) -> np.ndarray:
-        """One logit per pair text (Candidate.pair_text), in their order."""
+        """One logit per pair text (Candidate.pair_text), in their order.
+
+        Each pair is read on its own: int8's dynamic quantisation scales activations over the whole batch, so
+        in a batch a candidate's logit depends on the others beside it (by up to 0.56, changing the first
+        choice for 1 question in 10), and unpadded single pairs cost no more than a padded batch.
+        """
         if not texts:
             return np.zeros(0, dtype=np.float32)
         self.load()
         question = normalise_question(question)
-        inputs = encode_pairs(self._tokenizer, [(question, text) for text in texts])
-        return self._session.run(None, inputs)[0].reshape(-1)
+        logits = [self._session.run(None, encode_pairs(self._tokenizer, [(question, text)]))[0] for text in texts]
+        return np.concatenate(logits).reshape(-1).astype(np.float32)
 
 
 def pair_tokenizer():

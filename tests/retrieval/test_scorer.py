@@ -56,3 +56,6 @@ def test_the_shipped_scorer_ranks_a_known_answer_first():
     ]
     scores = scorer.scores("who started kestrel robotics", candidates)
     assert int(np.argmax(scores)) == 2, scores
+    # Each pair is read on its own: a candidate's logit does not depend on the candidates beside it.
+    alone = [float(scorer.scores("who started kestrel robotics", [c])[0]) for c in candidates]
+    assert np.allclose(scores, alone, atol=1e-6), (scores, alone)
