@@ -14,6 +14,7 @@ from retrieval.models import Answer, AnswerSentence, Citation
 NOT_COVERED = "The articles don't cover this question."
 TELEGRAM_LIMIT = 4096  # characters (UTF-16 code units) in one Telegram message
 BUTTON_CHARS = 40
+MIN_WIDTH = 24  # a narrower terminal still gets words on each line, not one letter
 LEAD_CHARS = 160  # the lead-in (title: previous sentence) shown above a quote is clipped to this
 
 
@@ -135,7 +136,7 @@ def _wrapped(text: str, width: int | None, start: str = "", end: str = "", inden
     if width is None:
         rows = [indent + text]
     else:
-        rows = textwrap.wrap(text, width, initial_indent=indent, subsequent_indent=indent or "    ",
+        rows = textwrap.wrap(text, max(width, MIN_WIDTH), initial_indent=indent, subsequent_indent=indent or "    ",
                              break_long_words=False, break_on_hyphens=False) or [indent]
     return [f"{start}{row}{end}" for row in rows]
 

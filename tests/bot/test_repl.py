@@ -60,3 +60,10 @@ def test_sources_after_a_refused_question_show_the_last_answered_ones(chat):
 def test_sources_when_nothing_was_answered_yet(chat):
     chat("what is the boiling point of tungsten")
     assert chat(":sources") == "The last question was not answered, so it has no sources."
+
+
+def test_a_very_narrow_terminal_still_gets_whole_words(sample_pipeline):
+    answer = sample_pipeline.ask("who started kestrel robotics", top=1)
+    narrow = render.to_text(answer, width=5)
+    assert narrow.split() == render.to_text(answer).split()
+    assert max(len(line) for line in narrow.splitlines() if " " in line.strip()) <= render.MIN_WIDTH
