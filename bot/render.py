@@ -67,13 +67,13 @@ def also_reported(sentence: AnswerSentence) -> str | None:
     return "also reported by: " + "; ".join(names)
 
 
-def undated_note(answer: Answer) -> str | None:
-    """"12 articles without a date were not searched." when a date filter left some out."""
+def undated_note(answer: Answer) -> list[str]:
+    """["12 articles without a date were not searched."] when a date filter left some out, else []."""
     n = answer.undated_left_out
     if not n:
-        return None
-    return f"{n} article without a date was not searched." if n == 1 else \
-        f"{n} articles without a date were not searched."
+        return []
+    return [f"{n} article without a date was not searched." if n == 1 else
+            f"{n} articles without a date were not searched."]
 
 
 def to_text(answer: Answer, colour: bool = False, width: int | None = None) -> str:
@@ -82,7 +82,7 @@ def to_text(answer: Answer, colour: bool = False, width: int | None = None) -> s
 
     With `width`, lines wrap between words to that many columns; a word (a URL) is never broken.
     """
-    note = [undated_note(answer)] if answer.undated_left_out else []
+    note = undated_note(answer)
     if not answer.answered:
         return "\n".join([NOT_COVERED, *note])
     numbers = source_numbers(answer)
@@ -119,11 +119,13 @@ def _quote_lines(sentence: AnswerSentence, quoted: set[str], width: int | None, 
     previous = sentence.context.previous if sentence.context else None
     if previous and previous not in quoted:
         lines += _wrapped(last_words(previous, LEAD_CHARS), width, dim, reset, indent="    ")
+    rows = _wrapped(f"“{sentence.text}”", width, indent="    ")
     details = f"(chars {c.start}–{c.end}, score {sentence.score:.2f})"
-    rows = _wrapped(f"“{sentence.text}” {details}", width, indent="    ")
-    tail = rows[-1].rindex(details.split()[0]) if details.split()[0] in rows[-1] else 0  # colour the details dim
-    lines += [f"{bold}{row}{reset}" for row in rows[:-1]]
-    lines.append(f"{bold}{rows[-1][:tail]}{reset}{dim}{rows[-1][tail:]}{reset}")
+    lines += [f"{bold}{row}{reset}" for row in rows]
+    if width is None or len(rows[-1]) + 1 + len(details) <= max(width, MIN_WIDTH):
+        lines[-1] += f" {dim}{details}{reset}"  # where it was quoted, after the quote's end
+    else:
+        lines += _wrapped(details, width, dim, reset, indent="    ")
     also = also_reported(sentence)
     if also:
         lines += _wrapped(also, width, dim, reset, indent="      ")
@@ -216,7 +218,7 @@ def answer_html(answer: Answer, limit: int = TELEGRAM_LIMIT) -> list[str]:
     Splitting happens on the plain sentences, before any markup, so no message is cut inside a tag:
     messages break between sentences, and a sentence too long for one message breaks between words.
     """
-    note = [f"<i>{_escape(undated_note(answer))}</i>"] if answer.undated_left_out else []
+    note = [f"<i>{_escape(line)}</i>" for line in undated_note(answer)]
     if not answer.answered:
         return _pack([_escape(NOT_COVERED), *note], limit)
     numbers = source_numbers(answer)
