@@ -120,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings()
     if getattr(args, "index", None):
         settings.index = args.index
-    from embeddings.store import IndexError_
+    from embeddings.storage.store import IndexError_
 
     try:
         return COMMANDS[args.command](args, settings)
@@ -343,7 +343,7 @@ def cmd_repl(args, settings: Settings) -> int:
 
 def _pipeline_with_articles(settings: Settings):
     """The pipeline to ask questions of; an index with no articles is an error that says what to do."""
-    from embeddings.store import IndexError_
+    from embeddings.storage.store import IndexError_
 
     pipeline = open_pipeline(settings)
     if not pipeline.stats()["articles"]:
@@ -370,7 +370,7 @@ def cmd_show(args, settings: Settings) -> int:
 
 def cmd_stats(args, settings: Settings) -> int:
     """Counts, model and size on disk of the index."""
-    from embeddings.index import IndexReader
+    from embeddings.storage.index import IndexReader
 
     _print_report(IndexReader.open(settings.index).stats(), args.json)
     return 0

@@ -28,7 +28,7 @@ from bot import render
 from bot.settings import Settings
 from bot.wiring import add_url
 from embeddings.fetch import FetchError
-from embeddings.store import IndexError_
+from embeddings.storage.store import IndexError_
 from retrieval.conversation import Conversation
 from retrieval.models import Answer, AnswerSentence
 from retrieval.pipeline import Pipeline, SentenceContext

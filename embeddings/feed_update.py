@@ -13,11 +13,11 @@ from embeddings.encoder import Encoder
 from embeddings.feeds import (FEED_KINDS, VOLATILE, FeedItem, FeedState, ItemFailure, delete_state, load_states,
                               parse_feed, save_state)
 from embeddings.fetch import FetchError, check_url, fetch_article, get
-from embeddings.index import IndexWriter, committed_db
+from embeddings.storage.index import IndexWriter, committed_db
 from embeddings.indexer import Indexer
 from embeddings.models import Article
 from embeddings.politeness import Politeness
-from embeddings import database, store
+from embeddings.storage import database, store
 
 MAX_TRIES = 4  # an item whose article cannot be had is dropped after this many runs
 RETRY_AFTER = dt.timedelta(minutes=15)  # doubled after each failure

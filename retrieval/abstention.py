@@ -36,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
-from embeddings import database
+from embeddings.storage import database
 from retrieval.words import query_terms, rarity, stem, stems
 
 WEIGHTS_FILE = Path(__file__).with_name("abstention.json")

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from embeddings import database
+from embeddings.storage import database
 from embeddings.encoder import Encoder
-from embeddings.index import IndexReader
+from embeddings.storage.index import IndexReader
 from retrieval.models import Answer, AnswerSentence, Citation
 
 

@@ -7,9 +7,9 @@ import threading
 from pathlib import Path
 from typing import NamedTuple
 
-from embeddings import database
+from embeddings.storage import database
 from embeddings.encoder import Encoder, make_encoder
-from embeddings.index import IndexReader
+from embeddings.storage.index import IndexReader
 from embeddings.models import Article
 from embeddings.segment import paragraph_spans
 from retrieval.answerer import ExtractiveAnswerer, Judgement

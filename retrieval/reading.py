@@ -14,7 +14,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from embeddings import database
+from embeddings.storage import database
 from retrieval.ranker import FEATURES, WEIGHTS_FILE
 from retrieval.scorer import Candidate, SentenceScorer, shipped_scorer
 

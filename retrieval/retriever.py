@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from embeddings import database
-from embeddings.index import IndexReader
+from embeddings.storage import database
+from embeddings.storage.index import IndexReader
 from retrieval.filters import Filters
 from retrieval.words import query_terms
 

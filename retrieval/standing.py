@@ -9,7 +9,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from embeddings import database, store
+from embeddings.storage import database, store
 from retrieval.filters import Filters
 from retrieval.models import Answer
 

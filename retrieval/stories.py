@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from embeddings import database
+from embeddings.storage import database
 from retrieval.retriever import Candidate
 
 # A version of a story at least this share of its longest version's length counts as complete.

@@ -78,7 +78,7 @@ def cached_index(data: Path, backend: str, limit: int | None) -> Path:
     from embeddings.encoder import make_encoder
     from embeddings.indexer import Indexer
     from embeddings.loaders import load_paths
-    from embeddings.store import current_generation
+    from embeddings.storage.store import current_generation
 
     root, folder = index_dir(backend, limit), corpus(data, limit)
     if current_generation(root) is None:

@@ -112,7 +112,7 @@ def _pair_texts(db, candidates, titles: list[str]) -> list[str]:
 
 def _gold_texts(pipeline, question) -> list[str]:
     """The pair texts of the stored sentences that hold an answer span of the question."""
-    from embeddings import database
+    from embeddings.storage import database
     from retrieval.retriever import Candidate
 
     db = pipeline.index.db

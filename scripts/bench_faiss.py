@@ -87,7 +87,7 @@ def real_vectors() -> np.ndarray | None:
     """The sentence vectors of the cached full benchmark index, if it has been built."""
     import faiss
 
-    from embeddings import store
+    from embeddings.storage import store
 
     root = _bench.index_dir("onnx", None)
     if store.current_generation(root) is None:

@@ -34,7 +34,7 @@ import _bench
 from bot.settings import Settings
 from bot.wiring import add_url
 from embeddings.encoder import BACKENDS, DEFAULT_BACKEND, make_encoder
-from embeddings import store
+from embeddings.storage import store
 from embeddings.feed_update import FeedUpdater, commit_feeds
 from embeddings.feeds import FeedState
 

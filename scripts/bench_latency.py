@@ -15,7 +15,7 @@ from collections import defaultdict
 
 import _bench
 
-from embeddings import database
+from embeddings.storage import database
 from embeddings.encoder import make_encoder
 from retrieval.pipeline import Pipeline
 from retrieval.reading import shipped_reading

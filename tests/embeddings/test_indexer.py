@@ -5,8 +5,8 @@ import sqlite3
 
 import pytest
 
-from embeddings import store
-from embeddings.index import IndexReader, IndexWriter
+from embeddings.storage import store
+from embeddings.storage.index import IndexReader, IndexWriter
 from embeddings.indexer import Indexer
 from embeddings.loaders import load_paths
 

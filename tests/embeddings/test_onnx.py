@@ -9,10 +9,11 @@ import sys
 import numpy as np
 import pytest
 
-from embeddings import onnx_encoder, store
+from embeddings import onnx_encoder
+from embeddings.storage import store
 from embeddings.encoder import make_encoder
 from embeddings.packaged_model import sorted_batches
-from embeddings.index import IndexReader, IndexWriter
+from embeddings.storage.index import IndexReader, IndexWriter
 from embeddings.indexer import Indexer
 from embeddings.loaders import load_paths
 from embeddings.onnx_encoder import OnnxEncoder

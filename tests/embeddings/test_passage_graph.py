@@ -6,8 +6,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from embeddings import passage_graph, store
-from embeddings.index import IndexReader
+from embeddings.storage import passage_graph, store
+from embeddings.storage.index import IndexReader
 from embeddings.indexer import Indexer
 from embeddings.loaders import load_paths
 from retrieval.pipeline import Pipeline

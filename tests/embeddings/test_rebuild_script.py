@@ -3,7 +3,7 @@
 import subprocess
 import sys
 
-from embeddings.index import IndexReader
+from embeddings.storage.index import IndexReader
 from tests.conftest import REPO
 
 

@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from embeddings import store
+from embeddings.storage import store
 from embeddings.indexer import Indexer
 from embeddings.models import Article
 from retrieval.pipeline import Pipeline

@@ -91,7 +91,7 @@ def test_seed_page_question(tmp_path, encoder):
 
 
 def test_a_sentence_window_is_the_sentence_with_its_neighbours_in_the_same_article(sample_pipeline):
-    from embeddings import database
+    from embeddings.storage import database
 
     db = sample_pipeline.index.db
     rowid, last = db.execute("SELECT article_rowid, MAX(idx) FROM sentences GROUP BY article_rowid LIMIT 1").fetchone()

@@ -66,7 +66,7 @@ def start_newsdesk(*args: str, index: Path, stdin=None) -> subprocess.Popen:
 
 def snapshot(index: Path) -> tuple[str | None, frozenset[str]]:
     """The committed generation and its article ids, after the reader's own validation of the counts."""
-    from embeddings.index import IndexReader
+    from embeddings.storage.index import IndexReader
 
     reader = IndexReader.open(index)
     try:

@@ -5,7 +5,7 @@ Layout of an index directory:
     CURRENT              name of the committed generation (replaced atomically)
     .lock                held by the one process writing
     gen-<time>-<rand>/   manifest.json, index.sqlite, sentences.faiss, passages.faiss
-                         (and passages.hnsw from 150,000 passages on: embeddings/passage_graph.py)
+                         (and passages.hnsw from 150,000 passages on: embeddings/storage/passage_graph.py)
     feeds-status.json    when each feed was last fetched and how it answered (embeddings/feed_update.py)
     follows.json         the Telegram chats' standing questions (retrieval/standing.py)
 
@@ -26,7 +26,7 @@ FORMAT_VERSION = 1
 DB_FILE, SENTENCES_FILE, PASSAGES_FILE, MANIFEST_FILE = (
     "index.sqlite", "sentences.faiss", "passages.faiss", "manifest.json",
 )
-GRAPH_FILE = "passages.hnsw"  # embeddings/passage_graph.py
+GRAPH_FILE = "passages.hnsw"  # embeddings/storage/passage_graph.py
 
 
 class IndexError_(Exception):

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from embeddings import database, duplicates, passage_graph, store
+from embeddings import duplicates
+from embeddings.storage import database, passage_graph, store
 from embeddings.models import Article, Passage, Sentence
 
 WRITE_ERRORS = (OSError, sqlite3.Error)  # what a full disk or a read-only directory raises while writing
@@ -163,7 +164,7 @@ class IndexReader:
     db: object
     sentence_vectors: object
     passage_vectors: object
-    passage_graph: object = None  # HNSW over the passages, only in large indexes (embeddings/passage_graph.py)
+    passage_graph: object = None  # HNSW over the passages, only in large indexes (embeddings/storage/passage_graph.py)
     deleted_passages: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     _overview: dict | None = field(default=None, repr=False)
 
