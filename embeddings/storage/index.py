@@ -12,6 +12,7 @@ import numpy as np
 
 from embeddings import duplicates
 from embeddings.storage import database, passage_graph, store
+from embeddings.storage.vectors import Part, Vectors
 from embeddings.models import Article, Passage, Sentence
 
 WRITE_ERRORS = (OSError, sqlite3.Error)  # what a full disk or a read-only directory raises while writing
@@ -162,10 +163,8 @@ class IndexReader:
     generation: str
     manifest: dict
     db: object
-    sentence_vectors: object
-    passage_vectors: object
-    passage_graph: object = None  # HNSW over the passages, only in large indexes (embeddings/storage/passage_graph.py)
-    deleted_passages: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    sentence_vectors: Vectors
+    passage_vectors: Vectors
     _overview: dict | None = field(default=None, repr=False)
 
     @classmethod
@@ -189,6 +188,7 @@ class IndexReader:
             _check_model(manifest, model, dim, backend, root)
         faiss = _faiss()
         vectors = {name: faiss.read_index(str(gen / name)) for name in (store.SENTENCES_FILE, store.PASSAGES_FILE)}
+        graph = faiss.read_index(str(gen / store.GRAPH_FILE)) if (gen / store.GRAPH_FILE).exists() else None
         db = database.connect(str(gen / store.DB_FILE), readonly=True)
         try:
             _check_schema(db, root)
@@ -196,16 +196,13 @@ class IndexReader:
         except store.IndexError_:
             db.close()
             raise
-        reader = cls(root, gen.name, manifest, db, vectors[store.SENTENCES_FILE], vectors[store.PASSAGES_FILE])
-        if (gen / store.GRAPH_FILE).exists():
-            reader.passage_graph = faiss.read_index(str(gen / store.GRAPH_FILE))
-            reader.deleted_passages = passage_graph.tombstones(reader.passage_graph, reader.passage_vectors)
-        return reader
+        dim = manifest.get("dim") or vectors[store.SENTENCES_FILE].d
+        return cls(root, gen.name, manifest, db, Vectors([Part(vectors[store.SENTENCES_FILE])], dim),
+                   Vectors([Part(vectors[store.PASSAGES_FILE], graph)], dim))
 
     def search_passages(self, vector: np.ndarray, k: int, allowed: list[int] | None = None):
         """(scores, ids) of the k passages nearest `vector`, among `allowed` ids if given."""
-        return passage_graph.search(self.passage_vectors, self.passage_graph, self.deleted_passages, vector, k,
-                                    allowed)
+        return self.passage_vectors.search(vector, k, allowed)
 
     def is_stale(self) -> bool:
         """True once a writer has committed a newer generation than the one loaded."""

@@ -46,19 +46,3 @@ def refresh(exact, graph):
         graph.add_with_ids(exact.reconstruct_batch(new), new)
     return graph
 
-
-def search(exact, graph, deleted: np.ndarray, vector: np.ndarray, k: int,
-           allowed: list[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Scores and ids of the k passages nearest `vector`: through the graph (skipping `deleted`) when there
-    is one, exactly when there is not or when a filter allows only some ids (a graph walk would miss them)."""
-    import faiss
-
-    query = vector.reshape(1, -1)
-    if allowed is not None:
-        only = faiss.IDSelectorBatch(np.array(allowed, dtype=np.int64))
-        return exact.search(query, k, params=faiss.SearchParameters(sel=only))
-    if graph is None:
-        return exact.search(query, k)
-    batch = faiss.IDSelectorBatch(deleted) if len(deleted) else None
-    skip = faiss.IDSelectorNot(batch) if batch is not None else None
-    return graph.search(query, k, params=faiss.SearchParametersHNSW(efSearch=EF_SEARCH, sel=skip))

@@ -28,6 +28,12 @@ def build(root, folder, encoder):
     return IndexReader.open(root)
 
 
+def graph_of(reader):
+    """The HNSW graph of the reader's one segment of passages, or None."""
+    [part] = reader.passage_vectors.parts
+    return part.graph
+
+
 def answers(root, encoder) -> list[list[tuple]]:
     pipeline = Pipeline(root, encoder)
     return [[(s.text, s.citation.article_id) for s in pipeline.ask(q).sentences] for q in QUESTIONS]
@@ -35,10 +41,10 @@ def answers(root, encoder) -> list[list[tuple]]:
 
 def test_large_index_searches_a_graph_with_the_exact_answers(tmp_path, corpus, encoder, monkeypatch):
     exact = build(tmp_path / "exact", corpus, encoder)
-    assert exact.passage_graph is None, "a small index searches its passages exactly"
+    assert graph_of(exact) is None, "a small index searches its passages exactly"
     monkeypatch.setattr(passage_graph, "GRAPH_FROM", 1)
     graph = build(tmp_path / "graph", corpus, encoder)
-    assert graph.passage_graph is not None and graph.passage_graph.ntotal == graph.passage_vectors.ntotal
+    assert graph_of(graph) is not None and graph_of(graph).ntotal == graph.passage_vectors.ntotal
     vector = encoder.encode([QUESTIONS[0]])[0]
     (g_scores, g_ids), (e_scores, e_ids) = graph.search_passages(vector, 10), exact.search_passages(vector, 10)
     assert g_ids.tolist() == e_ids.tolist() and np.allclose(g_scores, e_scores, atol=1e-5)
@@ -52,14 +58,14 @@ def test_deleted_passages_are_never_found_and_many_deletes_rebuild_the_graph(tmp
     before = build(root, corpus, encoder)
     (corpus / "text" / "ostry-tram-line-opens.txt").unlink()
     after = build(root, corpus, encoder)
-    assert 0 < len(after.deleted_passages) <= passage_graph.REBUILD_SHARE * after.passage_graph.ntotal
-    assert after.passage_graph.ntotal == before.passage_graph.ntotal, "one small delete leaves tombstones"
+    assert 0 < after.passage_vectors.skipped <= passage_graph.REBUILD_SHARE * graph_of(after).ntotal
+    assert graph_of(after).ntotal == graph_of(before).ntotal, "one small delete leaves tombstones"
     vector = encoder.encode(["When does the Ostry tram line open?"])[0]
     _, ids = after.search_passages(vector, after.passage_vectors.ntotal)
-    assert set(ids[0][ids[0] >= 0].tolist()) == set(passage_graph.ids_of(after.passage_vectors).tolist())
+    assert set(ids[0][ids[0] >= 0].tolist()) == set(passage_graph.ids_of(after.passage_vectors.parts[0].exact).tolist())
     shutil.rmtree(corpus / "markdown")
     rebuilt = build(root, corpus, encoder)
-    assert len(rebuilt.deleted_passages) == 0 and rebuilt.passage_graph.ntotal == rebuilt.passage_vectors.ntotal
+    assert rebuilt.passage_vectors.skipped == 0 and graph_of(rebuilt).ntotal == rebuilt.passage_vectors.ntotal
 
 
 def test_graph_is_dropped_when_the_index_shrinks_below_the_threshold(tmp_path, corpus, encoder, monkeypatch):
@@ -68,5 +74,5 @@ def test_graph_is_dropped_when_the_index_shrinks_below_the_threshold(tmp_path, c
     build(root, corpus, encoder)
     monkeypatch.setattr(passage_graph, "GRAPH_FROM", 10**6)
     (corpus / "wire.jsonl").unlink()
-    assert build(root, corpus, encoder).passage_graph is None
+    assert graph_of(build(root, corpus, encoder)) is None
     assert not (store.generation_dir(root) / store.GRAPH_FILE).exists()

@@ -1,0 +1,91 @@
+"""One kind of vectors (sentences or passages) spread over the segments of a generation, read as one index.
+
+A segment's FAISS files never change once written and ids are unique across segments, so a lookup goes to
+the segment holding the id and a search asks every segment and keeps the best k overall. The vectors of
+deleted rows stay in their segment until a merge rewrites it: every search and lookup skips them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from embeddings.storage import passage_graph
+
+NOTHING = -np.finfo(np.float32).max  # the score FAISS gives the empty places of a result
+
+
+@dataclass
+class Part:
+    """One segment's exact vectors (an IndexIDMap2), its ids sorted, and its HNSW graph in a large segment."""
+
+    exact: object
+    graph: object = None
+    ids: np.ndarray = field(init=False)
+
+    def __post_init__(self):
+        self.ids = np.sort(passage_graph.ids_of(self.exact))
+
+
+class Vectors:
+    """The parts of one kind of vectors with the ids deleted since they were written, behind the calls the
+    readers make of a FAISS index: `ntotal`, `d`, `reconstruct_batch` and `search`."""
+
+    def __init__(self, parts: list[Part], dim: int, deleted: np.ndarray | None = None):
+        self.parts, self.d = parts, dim
+        self.deleted = np.zeros(0, dtype=np.int64) if deleted is None else np.asarray(deleted, dtype=np.int64)
+        # Per part: the ids it must never return (deleted rows; in a graph, also tombstones: embeddings/storage/passage_graph.py).
+        self._skip = [np.union1d(np.intersect1d(p.ids, self.deleted),
+                                 passage_graph.tombstones(p.graph, p.exact) if p.graph is not None else [])
+                      .astype(np.int64) for p in parts]
+        self.ntotal = sum(len(p.ids) for p in parts) - sum(len(np.intersect1d(p.ids, self.deleted)) for p in parts)
+
+    @property
+    def skipped(self) -> int:
+        """How many stored vectors searches skip: deleted rows, and graph tombstones."""
+        return sum(len(skip) for skip in self._skip)
+
+    def reconstruct_batch(self, ids: np.ndarray) -> np.ndarray:
+        """The stored vector of each id, in the order given (every id must be held and not deleted)."""
+        ids = np.asarray(ids, dtype=np.int64)
+        out = np.empty((len(ids), self.d), dtype=np.float32)
+        found = np.zeros(len(ids), dtype=bool)
+        for part in self.parts:
+            mine = np.isin(ids, part.ids) & ~found
+            if mine.any():
+                out[mine] = part.exact.reconstruct_batch(ids[mine])
+                found |= mine
+        if not found.all() or np.isin(ids, self.deleted).any():
+            raise KeyError(f"no stored vector for ids {ids[~found | np.isin(ids, self.deleted)][:5].tolist()}")
+        return out
+
+    def search(self, query: np.ndarray, k: int, allowed: list[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(scores, ids), each of shape (1, k), of the k vectors nearest `query` (among `allowed` ids if given),
+        best first; empty places have id -1 as in FAISS."""
+        query = np.asarray(query, dtype=np.float32).reshape(1, -1)
+        found = [_search_part(part, skip, query, k, allowed) for part, skip in zip(self.parts, self._skip)]
+        if len(found) == 1:
+            return found[0]
+        scores = np.concatenate([s[0] for s, _ in found] + [np.full(k, NOTHING, dtype=np.float32)])
+        ids = np.concatenate([i[0] for _, i in found] + [np.full(k, -1, dtype=np.int64)])
+        best = np.argsort(-scores, kind="stable")[:k]
+        return scores[best][None, :], ids[best][None, :]
+
+
+def _search_part(part: Part, skip: np.ndarray, query: np.ndarray, k: int, allowed: list[int] | None):
+    """One part's best k: exactly among `allowed` (a graph walk would miss them), else through its graph when it
+    has one, else exactly; never an id in `skip`."""
+    import faiss
+
+    if allowed is not None:
+        only = faiss.IDSelectorBatch(np.setdiff1d(np.asarray(allowed, dtype=np.int64), skip))
+        return part.exact.search(query, k, params=faiss.SearchParameters(sel=only))
+    batch = faiss.IDSelectorBatch(skip) if len(skip) else None  # kept alive while FAISS uses it
+    without = faiss.IDSelectorNot(batch) if batch is not None else None
+    if part.graph is not None:
+        return part.graph.search(query, k, params=faiss.SearchParametersHNSW(efSearch=passage_graph.EF_SEARCH,
+                                                                            sel=without))
+    if without is None:
+        return part.exact.search(query, k)
+    return part.exact.search(query, k, params=faiss.SearchParameters(sel=without))

@@ -1,0 +1,61 @@
+"""Vectors spread over segments answer exactly as one FAISS index holding the same vectors would."""
+
+import faiss
+import numpy as np
+import pytest
+
+from embeddings.storage.vectors import Part, Vectors
+
+DIM = 8
+
+
+def flat(vectors: np.ndarray, ids: np.ndarray):
+    index = faiss.IndexIDMap2(faiss.IndexFlatIP(DIM))
+    index.add_with_ids(vectors, ids)
+    return index
+
+
+@pytest.fixture
+def data():
+    rng = np.random.default_rng(7)
+    vectors = rng.standard_normal((60, DIM)).astype(np.float32)
+    ids = rng.permutation(1000)[:60].astype(np.int64)  # ids unique across parts, in no order
+    return vectors, ids
+
+
+def split(vectors, ids, cuts=(10, 35)):
+    bounds = [0, *cuts, len(ids)]
+    return [Part(flat(vectors[a:b], ids[a:b])) for a, b in zip(bounds, bounds[1:])]
+
+
+def test_search_over_parts_equals_one_index_without_the_deleted(data):
+    vectors, ids = data
+    deleted = ids[[3, 20, 50]]
+    keep = ~np.isin(ids, deleted)
+    whole = flat(vectors[keep], ids[keep])
+    spread = Vectors(split(vectors, ids), DIM, deleted)
+    assert spread.ntotal == whole.ntotal == 57 and spread.skipped == 3
+    for query in np.random.default_rng(1).standard_normal((5, DIM)).astype(np.float32):
+        (s1, i1), (s2, i2) = spread.search(query, 12), whole.search(query[None, :], 12)
+        assert i1.tolist() == i2.tolist() and np.allclose(s1, s2)
+        allowed = ids[::3].tolist()
+        (s1, i1) = spread.search(query, 70, allowed)
+        (s2, i2) = whole.search(query[None, :], 70, params=faiss.SearchParameters(sel=faiss.IDSelectorBatch(
+            np.setdiff1d(allowed, deleted))))
+        assert i1.tolist() == i2.tolist(), "a filtered search pads with -1 as FAISS does"
+
+
+def test_lookup_finds_each_id_in_its_part_in_the_order_asked(data):
+    vectors, ids = data
+    spread = Vectors(split(vectors, ids), DIM)
+    order = np.array([ids[40], ids[2], ids[59], ids[11]])
+    assert np.array_equal(spread.reconstruct_batch(order), vectors[[40, 2, 59, 11]])
+
+
+def test_lookup_of_a_deleted_or_unknown_id_fails(data):
+    vectors, ids = data
+    spread = Vectors(split(vectors, ids), DIM, ids[[5]])
+    with pytest.raises(KeyError):
+        spread.reconstruct_batch(ids[[4, 5]])
+    with pytest.raises(KeyError):
+        spread.reconstruct_batch(np.array([5000]))
