@@ -370,7 +370,7 @@ def cmd_show(args, settings: Settings) -> int:
 
 def cmd_stats(args, settings: Settings) -> int:
     """Counts, model and size on disk of the index."""
-    from embeddings.storage.index import IndexReader
+    from embeddings.storage.reader import IndexReader
 
     _print_report(IndexReader.open(settings.index).stats(), args.json)
     return 0

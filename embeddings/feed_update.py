@@ -13,7 +13,8 @@ from embeddings.encoder import Encoder
 from embeddings.feeds import (FEED_KINDS, VOLATILE, FeedItem, FeedState, ItemFailure, delete_state, load_states,
                               parse_feed, save_state)
 from embeddings.fetch import FetchError, check_url, fetch_article, get
-from embeddings.storage.index import IndexWriter, committed_db
+from embeddings.storage.reader import committed_db
+from embeddings.storage.writer import IndexWriter
 from embeddings.indexer import Indexer
 from embeddings.models import Article
 from embeddings.politeness import Politeness

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from embeddings.encoder import Encoder
-from embeddings.storage.index import IndexWriter
+from embeddings.storage.writer import IndexWriter
 from embeddings.loaders import Problem
 from embeddings.models import Article, Passage, Sentence
 from embeddings.segment import make_passages, split_sentences

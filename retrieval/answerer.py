@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from embeddings.storage import database
-from embeddings.storage.index import IndexReader
+from embeddings.storage.reader import IndexReader
 from retrieval.abstention import AnswerabilityModel, coverage, shipped_model, unsupported
 from retrieval.calibration import MIN_CONFIDENCE
 from embeddings.sentence_kinds import STATEMENT

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from embeddings.storage import database
 from embeddings.encoder import Encoder
-from embeddings.storage.index import IndexReader
+from embeddings.storage.reader import IndexReader
 from retrieval.models import Answer, AnswerSentence, Citation
 
 

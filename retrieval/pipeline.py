@@ -9,7 +9,7 @@ from typing import NamedTuple
 
 from embeddings.storage import database
 from embeddings.encoder import Encoder, make_encoder
-from embeddings.storage.index import IndexReader
+from embeddings.storage.reader import IndexReader
 from embeddings.models import Article
 from embeddings.segment import paragraph_spans
 from retrieval.answerer import ExtractiveAnswerer, Judgement

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from embeddings.storage import database
-from embeddings.storage.index import IndexReader
+from embeddings.storage.reader import IndexReader
 from retrieval.filters import Filters
 from retrieval.words import query_terms
 

@@ -20,7 +20,7 @@ import _bench
 import numpy as np
 
 from embeddings.encoder import make_encoder
-from embeddings.storage.index import IndexReader
+from embeddings.storage.reader import IndexReader
 from embeddings.indexer import Indexer
 from embeddings.loaders import load_paths
 from retrieval.pipeline import Pipeline

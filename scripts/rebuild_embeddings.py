@@ -16,7 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bot.settings import Settings  # noqa: E402
 from embeddings.storage import database  # noqa: E402
 from embeddings.encoder import make_encoder  # noqa: E402
-from embeddings.storage.index import IndexReader  # noqa: E402
+from embeddings.storage.reader import IndexReader  # noqa: E402
 from embeddings.indexer import Indexer  # noqa: E402
 from embeddings.loaders import Problem, load_file  # noqa: E402
 from embeddings.storage.store import IndexError_  # noqa: E402

@@ -69,3 +69,14 @@ def require_shared(path: Path) -> Path:
     if not path.exists():
         pytest.skip(f"{path} is absent (evaluation data lives beside the repository)")
     return path
+
+
+def unlisted_segments(root: Path) -> list[str]:
+    """Segment folders on disk that the committed generation does not list: what a writer left behind."""
+    from embeddings.storage import manifest
+    from embeddings.storage.reader import committed_db
+
+    with committed_db(root) as db:
+        listed = {s.name for s in manifest.segments(db)} if db is not None else set()
+    folder = root / "segments"
+    return sorted(p.name for p in folder.iterdir() if p.name not in listed) if folder.exists() else []

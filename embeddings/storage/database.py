@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import sqlite3
 from collections.abc import Iterable
 
 from embeddings.models import Article, Passage, Sentence
 from embeddings.sentence_kinds import classify
+from embeddings.storage import manifest
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS articles (
@@ -75,11 +77,17 @@ _ADDED_COLUMNS = [("articles", "dup_group", "INTEGER"), ("sentences", "kind", "T
 def connect(path: str, readonly: bool = False) -> sqlite3.Connection:
     """Open the database; readers open it read-only so they can never change a committed index."""
     uri = f"file:{path}?mode=ro" if readonly else f"file:{path}"
+    if readonly and not os.access(os.path.dirname(path) or ".", os.W_OK):
+        # A read-only place (a mount, a backup medium): no writer can change it, and SQLite could not create
+        # the shared-memory file its write-ahead log needs, so it is read as immutable.
+        uri += "&immutable=1"
     db = sqlite3.connect(uri, uri=True, check_same_thread=False)
     db.execute("PRAGMA foreign_keys = ON")
     if not readonly:
+        db.execute("PRAGMA journal_mode = WAL")  # readers keep their snapshot while the writer changes the file
+        db.execute("PRAGMA synchronous = FULL")  # a committed generation survives a power cut
         _migrate(db)
-        db.executescript(SCHEMA)
+        db.executescript(SCHEMA + manifest.SCHEMA)
     return db
 
 
@@ -183,6 +191,12 @@ def delete_article(db: sqlite3.Connection, article_id: str) -> tuple[list[int], 
     passage_ids = [r[0] for r in db.execute("SELECT id FROM passages WHERE article_rowid = ?", row)]
     db.execute("DELETE FROM articles WHERE rowid = ?", row)
     return sentence_ids, passage_ids
+
+
+def clear(db: sqlite3.Connection) -> None:
+    """Delete every article (their rows follow) and feed state: a rebuild starts from nothing."""
+    db.execute("DELETE FROM articles")
+    db.execute("DELETE FROM feeds")
 
 
 def counts(db: sqlite3.Connection) -> dict[str, int]:

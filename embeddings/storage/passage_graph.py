@@ -1,10 +1,9 @@
-"""Passage search by index size: exact while it meets the latency target, an HNSW graph beyond.
+"""Passage search by segment size: exact while it meets the latency target, an HNSW graph beyond.
 
-The exact passage vectors (passages.faiss) stay the record: they give exact scores, take deletes and
-rebuild the graph. From GRAPH_FROM passages on, each commit also keeps an HNSW graph over them
-(passages.hnsw, store.GRAPH_FILE). FAISS's HNSW cannot remove ids, so a deleted passage stays in the graph as a
-tombstone (an id the exact vectors no longer hold): searches exclude tombstones, and the graph is
-rebuilt once they pass REBUILD_SHARE of it. Measurements and the choice: docs/scaling.md.
+The exact passage vectors (passages.faiss) stay the record: they give exact scores and build the graph. A
+segment of GRAPH_FROM passages or more is written with an HNSW graph over them (passages.hnsw,
+store.GRAPH_FILE). Passages deleted later stay in it and are skipped by searches (embeddings/storage/vectors.py)
+until a merge rewrites the segment (embeddings/storage/merge.py). Measurements and the choice: docs/scaling.md.
 """
 
 from __future__ import annotations
@@ -17,7 +16,6 @@ GRAPH_FROM = 150_000
 # HNSW32, 200 SQuAD questions over the 55,839 news passages' graph: recall@20 of the exact top 20 is
 # 0.87 at efSearch 64, 0.94 at 128, 0.97 at 256 (0.67 ms a search: still nothing beside the model).
 NEIGHBOURS, EF_SEARCH = 32, 256
-REBUILD_SHARE = 0.1
 
 
 def ids_of(index) -> np.ndarray:
@@ -28,21 +26,18 @@ def ids_of(index) -> np.ndarray:
 
 
 def tombstones(graph, exact) -> np.ndarray:
-    """Ids still in the graph whose passages were deleted from the exact vectors."""
+    """Ids a graph holds that its exact vectors do not: in an index from before segments, whose exact vectors
+    took deletes while its graph could not."""
     return np.setdiff1d(ids_of(graph), ids_of(exact))
 
 
-def refresh(exact, graph):
-    """The graph for these exact vectors: None below GRAPH_FROM; else `graph` with the new passages added,
-    or a new graph when there was none or tombstones passed REBUILD_SHARE of it."""
+def build(exact):
+    """An HNSW graph over a segment's exact passage vectors, or None below GRAPH_FROM."""
     import faiss
 
     if exact.ntotal < GRAPH_FROM:
         return None
-    if graph is None or len(tombstones(graph, exact)) > REBUILD_SHARE * graph.ntotal:
-        graph = faiss.IndexIDMap(faiss.IndexHNSWFlat(exact.d, NEIGHBOURS, faiss.METRIC_INNER_PRODUCT))
-    new = np.setdiff1d(ids_of(exact), ids_of(graph))
-    if len(new):
-        graph.add_with_ids(exact.reconstruct_batch(new), new)
+    graph = faiss.IndexIDMap(faiss.IndexHNSWFlat(exact.d, NEIGHBOURS, faiss.METRIC_INNER_PRODUCT))
+    ids = ids_of(exact)
+    graph.add_with_ids(exact.reconstruct_batch(ids), ids)
     return graph
-

@@ -17,7 +17,7 @@ from embeddings.storage import store
 from embeddings.feed_update import MAX_TRIES, FeedUpdater, commit_feeds, read_states
 from embeddings.feeds import FeedState, load_states, parse_feed, resolve_feed
 from embeddings.fetch import FetchError
-from embeddings.storage.index import committed_db
+from embeddings.storage.reader import committed_db
 from embeddings.indexer import Indexer
 from tests.conftest import NEWSDESK, SHARED, require_shared
 

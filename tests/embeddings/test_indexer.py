@@ -1,14 +1,16 @@
 """Incremental indexing by content hash, atomic generations, and refusing a foreign or damaged index."""
 
-import json
 import sqlite3
 
 import pytest
 
 from embeddings.storage import store
-from embeddings.storage.index import IndexReader, IndexWriter
+from embeddings.storage.manifest import read as read_manifest
+from embeddings.storage.reader import IndexReader, committed_db
+from embeddings.storage.writer import IndexWriter
 from embeddings.indexer import Indexer
 from embeddings.loaders import load_paths
+from tests.conftest import unlisted_segments
 
 
 def write_corpus(folder, articles: dict[str, str]):
@@ -77,8 +79,7 @@ def test_damaged_index_is_detected_on_load(tmp_path, encoder):
     corpus, root = tmp_path / "corpus", tmp_path / "index"
     write_corpus(corpus, CORPUS)
     run(root, corpus, encoder)
-    gen = store.generation_dir(root)
-    with sqlite3.connect(gen / store.DB_FILE) as db:
+    with sqlite3.connect(root / store.DB_FILE) as db:
         db.execute("DELETE FROM sentences WHERE id = (SELECT MIN(id) FROM sentences)")
     with pytest.raises(store.IndexError_, match="damaged"):
         IndexReader.open(root, encoder.name, encoder.dim)
@@ -94,7 +95,7 @@ def test_failed_write_leaves_the_previous_index_untouched(tmp_path, encoder):
             writer.remove("bakery.txt")
             raise RuntimeError("crash before commit")
     assert store.current_generation(root) == before
-    assert [p.name for p in root.glob("gen-*")] == [before]
+    assert unlisted_segments(root) == [], "the segment of the failed write was removed"
     assert IndexReader.open(root, encoder.name, encoder.dim).stats()["articles"] == 3
 
 
@@ -111,7 +112,8 @@ def test_rebuild_starts_afresh_and_manifest_names_the_model(tmp_path, encoder):
     run(root, corpus, encoder)
     report = Indexer(root, encoder, show_progress=False).run(load_paths([corpus]), rebuild=True)
     assert sorted(report.added) == sorted(CORPUS)
-    manifest = json.loads((store.generation_dir(root) / store.MANIFEST_FILE).read_text())
+    with committed_db(root) as db:
+        manifest = read_manifest(db)
     assert manifest["model"] == encoder.name and manifest["dim"] == 384 and manifest["articles"] == 3
     assert manifest["backend"] == encoder.backend
 

@@ -1,6 +1,6 @@
 """The ONNX Runtime backend: same vectors as PyTorch, exported once and cached, and indexes kept apart by backend."""
 
-import json
+import sqlite3
 import logging
 import os
 import subprocess
@@ -13,7 +13,8 @@ from embeddings import onnx_encoder
 from embeddings.storage import store
 from embeddings.encoder import make_encoder
 from embeddings.packaged_model import sorted_batches
-from embeddings.storage.index import IndexReader, IndexWriter
+from embeddings.storage.reader import IndexReader
+from embeddings.storage.writer import IndexWriter
 from embeddings.indexer import Indexer
 from embeddings.loaders import load_paths
 from embeddings.onnx_encoder import OnnxEncoder
@@ -144,9 +145,8 @@ def test_cli_names_the_setting_when_backends_differ(tmp_path, onnx, monkeypatch,
 
 
 def test_index_from_before_backends_counts_as_torch(index_copy, encoder):
-    path = store.generation_dir(index_copy) / store.MANIFEST_FILE
-    manifest = json.loads(path.read_text())
-    path.write_text(json.dumps({key: value for key, value in manifest.items() if key != "backend"}))
+    with sqlite3.connect(index_copy / store.DB_FILE) as db:
+        db.execute("DELETE FROM manifest WHERE key = 'backend'")
     assert IndexReader.open(index_copy, encoder.name, encoder.dim, backend="torch").stats()["backend"] == "torch"
     with pytest.raises(store.IndexError_, match="embedded with the torch backend"):
         IndexReader.open(index_copy, encoder.name, encoder.dim, backend="onnx")

@@ -6,8 +6,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from embeddings.storage import passage_graph, store
-from embeddings.storage.index import IndexReader
+from embeddings.storage import merge, passage_graph, store
+from embeddings.storage.reader import IndexReader
 from embeddings.indexer import Indexer
 from embeddings.loaders import load_paths
 from retrieval.pipeline import Pipeline
@@ -51,18 +51,19 @@ def test_large_index_searches_a_graph_with_the_exact_answers(tmp_path, corpus, e
     assert answers(tmp_path / "graph", encoder) == answers(tmp_path / "exact", encoder)
 
 
-def test_deleted_passages_are_never_found_and_many_deletes_rebuild_the_graph(tmp_path, corpus, encoder,
-                                                                              monkeypatch):
+def test_deleted_passages_are_never_found_and_many_deletes_rewrite_the_segment(tmp_path, corpus, encoder,
+                                                                               monkeypatch):
     monkeypatch.setattr(passage_graph, "GRAPH_FROM", 1)
     root = tmp_path / "index"
     before = build(root, corpus, encoder)
     (corpus / "text" / "ostry-tram-line-opens.txt").unlink()
     after = build(root, corpus, encoder)
-    assert 0 < after.passage_vectors.skipped <= passage_graph.REBUILD_SHARE * graph_of(after).ntotal
+    assert 0 < after.passage_vectors.skipped <= merge.REWRITE_SHARE * graph_of(after).ntotal
     assert graph_of(after).ntotal == graph_of(before).ntotal, "one small delete leaves tombstones"
     vector = encoder.encode(["When does the Ostry tram line open?"])[0]
     _, ids = after.search_passages(vector, after.passage_vectors.ntotal)
-    assert set(ids[0][ids[0] >= 0].tolist()) == set(passage_graph.ids_of(after.passage_vectors.parts[0].exact).tolist())
+    live = {row[0] for row in after.db.execute("SELECT id FROM passages")}
+    assert set(ids[0][ids[0] >= 0].tolist()) == live
     shutil.rmtree(corpus / "markdown")
     rebuilt = build(root, corpus, encoder)
     assert rebuilt.passage_vectors.skipped == 0 and graph_of(rebuilt).ntotal == rebuilt.passage_vectors.ntotal
@@ -75,4 +76,4 @@ def test_graph_is_dropped_when_the_index_shrinks_below_the_threshold(tmp_path, c
     monkeypatch.setattr(passage_graph, "GRAPH_FROM", 10**6)
     (corpus / "wire.jsonl").unlink()
     assert graph_of(build(root, corpus, encoder)) is None
-    assert not (store.generation_dir(root) / store.GRAPH_FILE).exists()
+    assert not list(root.glob(f"segments/*/{store.GRAPH_FILE}"))

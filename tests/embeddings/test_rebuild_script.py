@@ -3,7 +3,7 @@
 import subprocess
 import sys
 
-from embeddings.storage.index import IndexReader
+from embeddings.storage.reader import IndexReader
 from tests.conftest import REPO
 
 

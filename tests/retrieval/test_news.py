@@ -140,7 +140,7 @@ def test_an_index_from_before_these_columns_is_refused_then_migrated_by_a_write(
 
     root = tmp_path / "old"
     shutil.copytree(news_index, root)
-    db = sqlite3.connect(store.generation_dir(root) / store.DB_FILE)
+    db = sqlite3.connect(root / store.DB_FILE)
     db.execute("ALTER TABLE sentences DROP COLUMN kind")
     db.commit()
     db.close()

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.bot.test_telegram_e2e import running_bot
-from tests.conftest import NEWSDESK, REPO
+from tests.conftest import NEWSDESK, REPO, unlisted_segments
 from tests.telegram_emulator import Emulator
 
 ALLOWED = {"id": 5001, "is_bot": False, "first_name": "Ann", "username": "ann"}
@@ -66,7 +66,7 @@ def start_newsdesk(*args: str, index: Path, stdin=None) -> subprocess.Popen:
 
 def snapshot(index: Path) -> tuple[str | None, frozenset[str]]:
     """The committed generation and its article ids, after the reader's own validation of the counts."""
-    from embeddings.storage.index import IndexReader
+    from embeddings.storage.reader import IndexReader
 
     reader = IndexReader.open(index)
     try:
@@ -77,14 +77,17 @@ def snapshot(index: Path) -> tuple[str | None, frozenset[str]]:
 
 
 def file_digests(index: Path) -> dict[str, str]:
-    """sha256 of every file under the index directory (lock file excluded), to prove it is untouched."""
+    """sha256 of every file under the index directory, to prove it is untouched: all but the lock file and
+    SQLite's write-ahead log and its index (-wal, -shm), which a writer creates on opening and which hold
+    nothing committed after a failed write."""
     return {str(p.relative_to(index)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(index.rglob("*")) if p.is_file() and p.name != ".lock"}
+            for p in sorted(index.rglob("*"))
+            if p.is_file() and p.name != ".lock" and not p.name.endswith(("-wal", "-shm"))}
 
 
 def staging_dirs(index: Path) -> list[str]:
-    """Uncommitted generation folders left in the index directory."""
-    return sorted(p.name for p in index.glob("gen-*.tmp"))
+    """What an uncommitted write left in the index directory: segment folders no generation lists."""
+    return unlisted_segments(index)
 
 
 @contextlib.contextmanager

@@ -1,0 +1,119 @@
+"""A committed generation, opened for questions: one read transaction of the database (so every query sees
+that generation, whatever writers commit meanwhile) and the vectors of the segments it lists, in memory."""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from embeddings.storage import database, manifest, segment_files, store
+from embeddings.storage.manifest import KINDS
+from embeddings.storage.vectors import Vectors
+
+
+@dataclass
+class IndexReader:
+    """What questions read: the database at one generation, and its sentence and passage vectors."""
+
+    root: Path
+    generation: str
+    manifest: dict
+    db: sqlite3.Connection
+    sentence_vectors: Vectors
+    passage_vectors: Vectors
+    segments: int = 1
+    _pointer: str | None = None  # CURRENT as it was just before opening: it changes with every commit
+    _overview: dict | None = field(default=None, repr=False)
+
+    @classmethod
+    def open(cls, root: Path, model: str | None = None, dim: int | None = None,
+             backend: str | None = None) -> "IndexReader":
+        """Open the committed generation and validate it; retry when a writer committed (and removed files of
+        the generation being opened) meanwhile."""
+        root = Path(root)
+        while True:
+            seen = store.current_generation(root)
+            try:
+                return cls._load(root, model, dim, backend, seen)
+            except (store.IndexError_, OSError, RuntimeError, sqlite3.Error):
+                if store.current_generation(root) == seen:
+                    raise
+
+    @classmethod
+    def _load(cls, root: Path, model: str | None, dim: int | None, backend: str | None,
+              pointer: str | None) -> "IndexReader":
+        db, legacy = store.connect_committed(root)
+        try:
+            saved = store.read_manifest(legacy) if legacy else manifest.read(db)
+            if model is not None:
+                store.check_model(saved, model, dim, backend, root)
+            _check_schema(db, root)
+            paths = [legacy] if legacy else [segment_files.folder(root) / s.name for s in manifest.segments(db)]
+            parts = [segment_files.read_parts(path) for path in paths]
+            dim = saved.get("dim") or dim
+            vectors = {kind: Vectors([p[kind] for p in parts], dim, None if legacy else manifest.deleted(db, kind))
+                       for kind in KINDS}
+            counts = database.counts(db)
+            store.check_counts(counts, {kind: v.ntotal for kind, v in vectors.items()}, root, saved)
+        except BaseException:
+            db.close()
+            raise
+        return cls(root, legacy.name if legacy else saved["generation"], saved, db, vectors["sentences"],
+                   vectors["passages"], len(parts), pointer)
+
+    def search_passages(self, vector: np.ndarray, k: int, allowed: list[int] | None = None):
+        """(scores, ids) of the k passages nearest `vector`, among `allowed` ids if given."""
+        return self.passage_vectors.search(vector, k, allowed)
+
+    def is_stale(self) -> bool:
+        """True once a writer has committed since this generation was opened."""
+        return store.current_generation(self.root) != self._pointer
+
+    def stats(self) -> dict:
+        """What the index holds and where, for `newsdesk stats` and the bot's /start."""
+        keys = ("articles", "sentences", "passages", "model", "dim")
+        return {key: self.manifest.get(key) for key in keys} | {
+            "backend": store.manifest_backend(self.manifest), "generation": self.generation,
+            "segments": self.segments, "deleted_sentences": self.sentence_vectors.skipped,
+            "deleted_passages": self.passage_vectors.skipped,
+            "index": str(self.root), "size_bytes": store.disk_size(self.root)}
+
+    def overview(self, newest: int = 3) -> dict:
+        """Sources, date range and newest headlines (database.overview), read once per generation: on a large
+        index the query scans every article."""
+        if self._overview is None:
+            self._overview = database.overview(self.db, newest)
+        return self._overview
+
+    def close(self) -> None:
+        self.db.close()
+
+
+@contextlib.contextmanager
+def committed_db(root: Path) -> Iterator[sqlite3.Connection | None]:
+    """The committed generation's database, read-only, for a quick look without loading the vectors;
+    None when there is no index yet."""
+    try:
+        db, _ = store.connect_committed(root)
+    except store.IndexNotFound:
+        yield None
+        return
+    try:
+        yield db
+    finally:
+        db.close()
+
+
+def _check_schema(db, root: Path) -> None:
+    """Refuse an index written by an older newsdesk (the next write that changes it also migrates it)."""
+    missing = database.missing_columns(db)
+    if missing:
+        raise store.IndexError_(
+            f"the index at {root} was built by an older newsdesk (it lacks {', '.join(missing)}); "
+            f"rebuild it with `newsdesk index PATH --index {root} --rebuild`"
+        )
