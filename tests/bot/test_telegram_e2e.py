@@ -105,7 +105,7 @@ class Session:
 
 def _build_index(root: Path, sample_index: Path, encoder, tmp: Path) -> int:
     """The sample index plus the long-sentence article and, when present, the seed page; its article count."""
-    from embeddings.storage.index import IndexReader
+    from embeddings.storage.reader import IndexReader
     from embeddings.indexer import Indexer
     from embeddings.loaders import load_paths
 

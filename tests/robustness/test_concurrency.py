@@ -133,7 +133,7 @@ def test_a_failed_write_is_reported_and_leaves_the_previous_index_untouched(town
 def test_readers_opening_while_writers_commit_never_fail(towns_index, tmp_path, encoder):
     import threading
 
-    from embeddings.storage.index import IndexReader
+    from embeddings.storage.reader import IndexReader
     from embeddings.indexer import Indexer
     from embeddings.loaders import load_paths
 
