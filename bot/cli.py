@@ -1,4 +1,5 @@
-"""`newsdesk` and its subcommands: index, ask, repl, show, stats, add, eval, telegram, serve, feeds, update."""
+"""`newsdesk` and its subcommands: index, ask, repl, show, stats, compact, add, eval, telegram, serve, feeds,
+update."""
 
 from __future__ import annotations
 
@@ -93,6 +94,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("show", parents=[index_opt, json_opt], help="print a stored article's text")
     p.add_argument("article_id", metavar="ARTICLE_ID")
     sub.add_parser("stats", parents=[index_opt, json_opt], help="what the index holds")
+    sub.add_parser("compact", parents=[index_opt], help="merge the index's segments into one",
+                   description="Merge every segment of the index into one, dropping the vectors of deleted "
+                               "articles. Writes merge small segments by themselves; this is for a quiet "
+                               "moment, e.g. after removing many articles.")
     p = sub.add_parser("telegram", parents=[index_opt], help="run the Telegram bot (long polling)",
                        description="Answer questions in Telegram chats until stopped (Ctrl-C or SIGTERM). "
                                    "The token comes from TELEGRAM_BOT_TOKEN (environment or .env); "
@@ -376,6 +381,23 @@ def cmd_stats(args, settings: Settings) -> int:
     return 0
 
 
+def cmd_compact(args, settings: Settings) -> int:
+    """Merge every segment into one, as a write like any other (the lock, one commit)."""
+    from embeddings.storage.reader import IndexReader
+    from embeddings.storage.store import manifest_backend
+    from embeddings.storage.writer import IndexWriter
+
+    before = IndexReader.open(settings.index)  # refuses a missing or damaged index before writing anything
+    before.close()
+    saved = before.manifest
+    with IndexWriter(settings.index, saved["model"], saved["dim"], backend=manifest_backend(saved)) as writer:
+        writer.commit(merge_all=True)
+    after = IndexReader.open(settings.index).stats()
+    print(f"{settings.index}: {before.segments} segments merged into {after['segments']}; "
+          f"{after['articles']} articles, {after['size_bytes'] / 2**20:.1f} MB")
+    return 0
+
+
 def _print_report(report: dict, as_json: bool) -> None:
     """A flat report as one JSON object, or as aligned `key: value` lines."""
     if as_json:
@@ -403,7 +425,8 @@ def cmd_serve(args, settings: Settings) -> int:
 
 
 COMMANDS = {"index": cmd_index, "add": cmd_add, "ask": cmd_ask, "eval": cmd_eval, "repl": cmd_repl, "show": cmd_show,
-            "stats": cmd_stats, "telegram": cmd_telegram, "serve": cmd_serve, "feeds": feed_commands.cmd_feeds,
+            "stats": cmd_stats, "compact": cmd_compact,
+            "telegram": cmd_telegram, "serve": cmd_serve, "feeds": feed_commands.cmd_feeds,
             "update": feed_commands.cmd_update}
 
 if __name__ == "__main__":

@@ -84,13 +84,14 @@ class IndexWriter:
         self.vectors["sentences"].add_with_ids(sentence_vectors, np.array(sentence_ids, dtype=np.int64))
         self.vectors["passages"].add_with_ids(passage_vectors, np.array(passage_ids, dtype=np.int64))
 
-    def commit(self) -> str:
-        """Group duplicate stories, write the new segment, merge where the policy says, check counts, and
-        commit the transaction: the one moment the new generation becomes the index."""
+    def commit(self, merge_all: bool = False) -> str:
+        """Group duplicate stories, write the new segment, merge where the policy says (everything into one
+        segment with `merge_all`), check counts, and commit the transaction: the one moment the new
+        generation becomes the index."""
         duplicates.regroup(self.db)
         self._record_removals()
         self._write_segment()
-        self.written += merge.maybe_merge(self.root, self.db, self.dim)
+        self.written += merge.maybe_merge(self.root, self.db, self.dim, everything=merge_all)
         counts = database.counts(self.db)
         store.check_counts(counts, manifest.vector_counts(self.db), self.root)
         generation = store.new_generation_name()

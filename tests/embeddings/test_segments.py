@@ -136,3 +136,22 @@ def make_legacy(index, target):
     (gen / store.MANIFEST_FILE).write_text(json.dumps({k: saved[k] for k in keys} | {"format_version": 1}))
     (target / "CURRENT").write_text(gen.name + "\n")
     return target
+
+
+def test_compact_merges_every_segment_into_one_and_drops_deleted_rows(tmp_path, encoder, no_merges, monkeypatch,
+                                                                      capsys):
+    from bot.cli import main
+
+    monkeypatch.setattr(merge, "REWRITE_SHARE", 1.0)  # deleted vectors stay until compacted
+    root = tmp_path / "spread"
+    one_write_per_article(root, encoder)
+    Indexer(root, encoder, show_progress=False).run([], prune=[SAMPLE / "markdown"])  # two articles go
+    assert IndexReader.open(root).sentence_vectors.skipped > 0
+    assert main(["compact", "--index", str(root)]) == 0
+    assert "15 segments merged into 1" in capsys.readouterr().out
+    compacted = IndexReader.open(root)
+    assert compacted.segments == 1 and compacted.sentence_vectors.skipped == 0 == compacted.passage_vectors.skipped
+    assert compacted.sentence_vectors.ntotal == compacted.stats()["sentences"]
+    assert unlisted_segments(root) == [] and len(list((root / "segments").iterdir())) == 1
+    assert main(["compact", "--index", str(tmp_path / "none")]) == 2
+    assert "no index at" in capsys.readouterr().err

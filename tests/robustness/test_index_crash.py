@@ -73,3 +73,50 @@ def assert_a_later_run_completes(index, corpus, encoder) -> None:
     assert ids == {f"town{n:04d}.txt" for n in NEW}
     assert staging_dirs(index) == [] and store.current_generation(index) == generation
     assert ask_town(index, encoder, 250)
+
+
+BATCH, BATCHES = 20, 12  # twelve writes of one tier; the thirteenth makes the run long enough to merge
+
+
+@pytest.mark.slow
+def test_sigkill_during_a_write_that_merges_leaves_the_old_or_the_merged_index(tmp_path, encoder, monkeypatch):
+    from embeddings.storage import merge
+    from embeddings.storage.reader import IndexReader
+
+    old_index = tmp_path / "old"
+    with monkeypatch.context() as patch:
+        patch.setattr(merge, "MAX_PER_TIER", 10**6)
+        for batch in range(BATCHES):
+            corpus = write_corpus(tmp_path / "corpus", range(batch * BATCH, (batch + 1) * BATCH))
+            build_index(old_index, corpus, encoder)
+    assert IndexReader.open(old_index).segments == BATCHES
+    old_generation, old_ids = snapshot(old_index)
+    new = range(0, (BATCHES + 1) * BATCH)
+    corpus = write_corpus(tmp_path / "corpus", new)
+    timing = shutil.copytree(old_index, tmp_path / "timing")
+    began = time.monotonic()
+    assert newsdesk("index", str(corpus), "--quiet", index=timing).returncode == 0
+    full_run = time.monotonic() - began
+    assert IndexReader.open(timing).segments == 1, "the thirteenth segment of one tier merges them all"
+    outcomes = {"old": 0, "merged": 0}
+    for trial in range(TRIALS):
+        seed = random.randrange(2**32)
+        delay = random.Random(seed).uniform(0.2, full_run * 1.1)
+        print(f"trial {trial}: seed {seed}, SIGKILL after {delay:.2f}s of a {full_run:.2f}s run")
+        index = shutil.copytree(old_index, tmp_path / f"trial{trial}")
+        kill_at(index, corpus, delay)
+        generation, ids = snapshot(index)
+        segments = IndexReader.open(index).segments
+        if generation == old_generation:
+            assert ids == old_ids and segments == BATCHES, f"seed {seed}: old generation changed"
+            outcomes["old"] += 1
+        else:
+            assert ids == {f"town{n:04d}.txt" for n in new} and segments == 1, f"seed {seed}: a mix"
+            outcomes["merged"] += 1
+        assert ask_town(index, encoder, 7), f"seed {seed}: the index does not answer"
+        if trial % 5 == 4:
+            result = newsdesk("index", str(corpus), "--quiet", index=index)
+            assert result.returncode == 0 and staging_dirs(index) == [], result.stderr
+            assert ask_town(index, encoder, 250)
+        shutil.rmtree(index)
+    print(f"outcomes after SIGKILL: {outcomes}")
