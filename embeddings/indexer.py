@@ -72,7 +72,7 @@ class Indexer:
     def _plan(self, writer: IndexWriter, articles: dict[str, Article], prune: list[str],
               report: IndexReport, rebuild: bool) -> list[Article]:
         """Decide what to add, replace and remove by comparing content hashes; remove the stale rows."""
-        known = {} if rebuild else writer.known_articles()
+        known = {} if rebuild else writer.known_articles(articles, prune)
         todo = []
         for article in articles.values():
             stored = known.get(article.id)

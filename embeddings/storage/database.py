@@ -36,6 +36,7 @@ CREATE TABLE IF NOT EXISTS sentences (
     kind TEXT NOT NULL DEFAULT 'statement'  -- embeddings.sentence_kinds: only statements are offered first
 );
 CREATE INDEX IF NOT EXISTS articles_by_group ON articles(dup_group);
+CREATE INDEX IF NOT EXISTS articles_by_origin ON articles(origin);
 CREATE INDEX IF NOT EXISTS sentences_by_article ON sentences(article_rowid, idx);
 CREATE TABLE IF NOT EXISTS passages (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -47,11 +48,19 @@ CREATE TABLE IF NOT EXISTS passages (
     end INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS passages_by_article ON passages(article_rowid);
--- MinHash of each article's word shingles, for grouping near-duplicate stories (embeddings/duplicates.py).
+-- MinHash of each article's word shingles, for grouping near-duplicate stories (embeddings/storage/duplicates.py).
 CREATE TABLE IF NOT EXISTS article_signatures (
     article_rowid INTEGER PRIMARY KEY REFERENCES articles(rowid) ON DELETE CASCADE,
     signature BLOB NOT NULL
 );
+-- Its LSH bands (a 64-bit key per slice of the signature): the candidates a new article is compared with.
+CREATE TABLE IF NOT EXISTS article_bands (
+    band INTEGER NOT NULL,
+    key INTEGER NOT NULL,
+    article_rowid INTEGER NOT NULL REFERENCES articles(rowid) ON DELETE CASCADE,
+    PRIMARY KEY (band, key, article_rowid)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS bands_by_article ON article_bands(article_rowid);
 -- Followed RSS/Atom feeds (embeddings/feeds.py): one JSON FeedState per URL, committed with the articles.
 CREATE TABLE IF NOT EXISTS feeds (
     url TEXT PRIMARY KEY,
@@ -146,16 +155,28 @@ def get_articles_by_rowid(db: sqlite3.Connection, rowids: Iterable[int]) -> dict
     return {row[0]: article_from_row(row[1:]) for row in rows}
 
 
-def article_hashes(db: sqlite3.Connection) -> dict[str, tuple[str, str]]:
-    """id → (content hash, origin) of every stored article: what the indexer compares against."""
-    return {id_: (h, origin) for id_, h, origin in db.execute("SELECT id, content_hash, origin FROM articles")}
+def article_hashes(db: sqlite3.Connection, ids: Iterable[str], under: Iterable[str] = ()) -> dict[str, tuple[str, str]]:
+    """id → (content hash, origin) of the stored articles with these ids or read from under these paths: what
+    the indexer compares against (looked up by index, so a write of one article reads a few rows)."""
+    found: dict[str, tuple[str, str]] = {}
+    ids = list(ids)
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        found |= {i: (h, o) for i, h, o in db.execute(
+            f"SELECT id, content_hash, origin FROM articles WHERE id IN ({','.join('?' * len(chunk))})", chunk)}
+    for root in under:
+        prefix = root.rstrip("/") + "/"  # origins inside it sort between "root/" and "root0"
+        found |= {i: (h, o) for i, h, o in db.execute(
+            "SELECT id, content_hash, origin FROM articles WHERE origin = ? OR (origin >= ? AND origin < ?)",
+            (root, prefix, prefix[:-1] + "0"))}
+    return found
 
 
 def insert_article(
     db: sqlite3.Connection, article: Article, sentences: list[Sentence], passages: list[Passage], signature: bytes
-) -> tuple[list[int], list[int]]:
-    """Store an article with its sentences, passages and MinHash signature; return the new sentence and
-    passage ids."""
+) -> tuple[int, list[int], list[int]]:
+    """Store an article with its sentences, passages and MinHash signature; return its row id and the new
+    sentence and passage ids."""
     cursor = db.execute(
         f"INSERT INTO articles ({_ARTICLE_COLUMNS}, content_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (article.id, article.title, article.text, article.date.isoformat() if article.date else None,
@@ -179,18 +200,20 @@ def insert_article(
         for p in passages
     ]
     db.execute("INSERT INTO article_signatures (article_rowid, signature) VALUES (?, ?)", (rowid, signature))
-    return sentence_ids, passage_ids
+    return rowid, sentence_ids, passage_ids
 
 
-def delete_article(db: sqlite3.Connection, article_id: str) -> tuple[list[int], list[int]]:
-    """Remove an article (cascading to its rows); return the sentence and passage ids it freed."""
-    row = db.execute("SELECT rowid FROM articles WHERE id = ?", (article_id,)).fetchone()
-    if row is None:
-        return [], []
+def delete_article(db: sqlite3.Connection, article_id: str) -> tuple[list[int], list[int], int | None] | None:
+    """Remove an article (cascading to its rows); return the sentence and passage ids it freed and the
+    duplicate group it left, or None when there was no such article."""
+    found = db.execute("SELECT rowid, dup_group FROM articles WHERE id = ?", (article_id,)).fetchone()
+    if found is None:
+        return None
+    row = found[:1]
     sentence_ids = [r[0] for r in db.execute("SELECT id FROM sentences WHERE article_rowid = ?", row)]
     passage_ids = [r[0] for r in db.execute("SELECT id FROM passages WHERE article_rowid = ?", row)]
     db.execute("DELETE FROM articles WHERE rowid = ?", row)
-    return sentence_ids, passage_ids
+    return sentence_ids, passage_ids, found[1]
 
 
 def clear(db: sqlite3.Connection) -> None:
@@ -199,12 +222,12 @@ def clear(db: sqlite3.Connection) -> None:
     db.execute("DELETE FROM feeds")
 
 
+COUNTED = ("articles", "sentences", "passages")
+
+
 def counts(db: sqlite3.Connection) -> dict[str, int]:
     """How many articles, sentences and passages are stored."""
-    return {
-        table: db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
-        for table in ("articles", "sentences", "passages")
-    }
+    return {table: db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0] for table in COUNTED}
 
 
 def count_articles_where(db: sqlite3.Connection, where: tuple[str, list]) -> int:

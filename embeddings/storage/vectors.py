@@ -35,7 +35,7 @@ class Vectors:
     def __init__(self, parts: list[Part], dim: int, deleted: np.ndarray | None = None):
         self.parts, self.d = parts, dim
         self.deleted = np.zeros(0, dtype=np.int64) if deleted is None else np.asarray(deleted, dtype=np.int64)
-        # Per part: the ids it must never return (deleted rows; in a graph, also tombstones: embeddings/storage/passage_graph.py).
+        # Per part: the ids it must never return (deleted rows; in an old graph also tombstones, passage_graph.py).
         self._skip = [np.union1d(np.intersect1d(p.ids, self.deleted),
                                  passage_graph.tombstones(p.graph, p.exact) if p.graph is not None else [])
                       .astype(np.int64) for p in parts]

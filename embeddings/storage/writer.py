@@ -12,9 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from embeddings import duplicates
 from embeddings.models import Article, Passage, Sentence
-from embeddings.storage import database, manifest, merge, segment_files, store
+from embeddings.storage import database, duplicates, manifest, merge, segment_files, store
 from embeddings.storage.manifest import KINDS
 from embeddings.storage.upgrade import upgrade
 
@@ -62,41 +61,57 @@ class IndexWriter:
             manifest.drop_segments(self.db, [s.name for s in self.listed])
             self.listed = []
         self._first_new = manifest.first_new_ids(self.db)  # ids from here on are this write's own
+        # Counted as rows come and go rather than by scanning the tables at commit (the reader still does).
+        self.counts = {k: saved[k] for k in database.COUNTED} if saved and not fresh else database.counts(self.db)
         self.vectors = {kind: segment_files.empty_vectors(self.dim) for kind in KINDS}
         self._removed: dict[str, list[int]] = {kind: [] for kind in KINDS}
+        self._added, self._broken = [], set()  # article rowids added; duplicate groups that lost a member
+        self._banded = fresh or not saved or saved.get("banded", False)  # else band the whole index once
 
-    def known_articles(self) -> dict[str, tuple[str, str]]:
-        """id → (content hash, origin) of what the index holds now."""
-        return database.article_hashes(self.db)
+    def known_articles(self, ids, under=()) -> dict[str, tuple[str, str]]:
+        """id → (content hash, origin) of the stored articles with these ids or read from under these paths."""
+        return database.article_hashes(self.db, ids, under)
 
     def remove(self, article_id: str) -> None:
         """Drop an article and its rows; its vectors are marked deleted at commit."""
-        sentence_ids, passage_ids = database.delete_article(self.db, article_id)
+        freed = database.delete_article(self.db, article_id)
+        if freed is None:
+            return
+        sentence_ids, passage_ids, group = freed
+        self._broken.add(group)
         self._removed["sentences"].extend(sentence_ids)
         self._removed["passages"].extend(passage_ids)
+        self._count(-1, sentence_ids, passage_ids)
 
     def add(self, article: Article, sentences: list[Sentence], passages: list[Passage],
             sentence_vectors: np.ndarray, passage_vectors: np.ndarray) -> None:
         """Store an article with one vector per sentence and per passage, and sign it for duplicate grouping
         (here rather than at commit: the indexer calls this beside the model, where it costs less)."""
-        sentence_ids, passage_ids = database.insert_article(self.db, article, sentences, passages,
-                                                            duplicates.signature(article.text))
+        rowid, sentence_ids, passage_ids = database.insert_article(self.db, article, sentences, passages,
+                                                                   duplicates.signature(article.text))
+        self._added.append(rowid)
         self.vectors["sentences"].add_with_ids(sentence_vectors, np.array(sentence_ids, dtype=np.int64))
         self.vectors["passages"].add_with_ids(passage_vectors, np.array(passage_ids, dtype=np.int64))
+        self._count(1, sentence_ids, passage_ids)
+
+    def _count(self, sign: int, sentence_ids: list[int], passage_ids: list[int]) -> None:
+        self.counts["articles"] += sign
+        self.counts["sentences"] += sign * len(sentence_ids)
+        self.counts["passages"] += sign * len(passage_ids)
 
     def commit(self, merge_all: bool = False) -> str:
         """Group duplicate stories, write the new segment, merge where the policy says (everything into one
         segment with `merge_all`), check counts, and commit the transaction: the one moment the new
         generation becomes the index."""
-        duplicates.regroup(self.db)
+        duplicates.regroup(self.db, self._added, self._broken - {None}, whole=not self._banded)
         self._record_removals()
         self._write_segment()
         self.written += merge.maybe_merge(self.root, self.db, self.dim, everything=merge_all)
-        counts = database.counts(self.db)
-        store.check_counts(counts, manifest.vector_counts(self.db), self.root)
+        store.check_counts(self.counts, manifest.vector_counts(self.db), self.root)
         generation = store.new_generation_name()
-        manifest.write(self.db, {"model": self.model, "dim": self.dim, "backend": self.backend, **counts,
-                                 "generation": generation, "format_version": store.FORMAT_VERSION})
+        manifest.write(self.db, {"model": self.model, "dim": self.dim, "backend": self.backend, **self.counts,
+                                 "generation": generation, "banded": True,
+                                 "format_version": store.FORMAT_VERSION})
         self.db.commit()
         self.committed = generation
         store.point_current(self.root, generation)
