@@ -1,6 +1,9 @@
 """Incremental rebuild: an unchanged re-run and a 1% edited + 1% deleted re-run, against a full build.
 
     python scripts/bench_incremental.py [--limit N] [--fraction 0.01] [--backend onnx|onnx-int8|torch] [--json]
+    python scripts/bench_incremental.py --sizes 2000,20000,200000 [--json]
+
+With --sizes, what one small write costs as the index grows (scripts/_incremental_sizes.py); otherwise:
 
 On a scratch copy of the corpus: a full build; the same corpus again (target ≤ 2% of the full build);
 then a fraction of the articles edited and as many deleted (target: time in proportion to the change).
@@ -68,7 +71,11 @@ def differences(ours: Path, fresh: Path, questions: list[str], encoder) -> list[
 def main() -> None:
     p = _bench.parser(__doc__.split("\n")[0])
     p.add_argument("--fraction", type=float, default=0.01, help="share of articles edited, and again deleted")
+    p.add_argument("--sizes", help="comma-separated index sizes: time one add, delete and edit at each "
+                                   "(synthetic indexes, built once and cached)")
     args = p.parse_args()
+    if args.sizes:
+        return by_size(args)
     source = _bench.corpus(args.data, args.limit)
     encoder = make_encoder(args.backend)
     encoder.load()
@@ -100,6 +107,18 @@ def main() -> None:
                 changed_share=round(2 * args.fraction, 4), unchanged_target=f"<= {UNCHANGED_TARGET}",
                 unchanged_met=unchanged_s / full_s <= UNCHANGED_TARGET,
                 equals_fresh_build=not problems, differences=problems or None)
+
+
+def by_size(args) -> None:
+    import _incremental_sizes
+
+    encoder = make_encoder(args.backend)
+    encoder.load()
+    rows = _incremental_sizes.run([int(n) for n in args.sizes.split(",")], encoder, args.data)
+    small, large = rows[0], rows[-1]
+    _bench.emit("bench_incremental --sizes", rows, args.json, backend=args.backend, repeats=_incremental_sizes.REPEATS,
+                note=_incremental_sizes.synthetic_corpus.NOTE, add_ratio=round(large["add s"] / small["add s"], 2),
+                add_target="largest <= 2x smallest and < 2 s")
 
 
 if __name__ == "__main__":
