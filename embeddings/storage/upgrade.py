@@ -1,7 +1,7 @@
 """An index written before segments, upgraded by the next write: its one generation folder (database, vector
 files, manifest) becomes the index's database and its first segment. Until the upgraded database is renamed
-into place the old folder is the index, whole; after, the new layout is, whole; the folder goes at the next
-commit."""
+into place the old folder is the index, whole; after, the new layout is, whole. CURRENT then names a new
+generation, so a reader that was opening the old folder as it went tries again."""
 
 from __future__ import annotations
 
@@ -27,13 +27,16 @@ def upgrade(root: Path) -> None:
     try:
         if segment is not None:
             manifest.add_segment(db, segment)
-        manifest.write(db, {**saved, "generation": name, "format_version": store.FORMAT_VERSION})
+        generation = store.new_generation_name()
+        manifest.write(db, {**saved, "generation": generation, "format_version": store.FORMAT_VERSION})
         db.commit()
     finally:
         db.close()
     store.fsync(scratch)
     os.replace(scratch, root / store.DB_FILE)
     store.fsync(root)
+    store.point_current(root, generation)
+    store.remove_legacy_generations(root)
 
 
 def _first_segment(root: Path, gen: Path) -> manifest.Segment | None:

@@ -109,9 +109,13 @@ def test_an_index_from_before_segments_is_read_then_upgraded_by_a_write(tmp_path
     reader = IndexReader.open(legacy)
     assert reader.generation == "gen-20250101T000000-abcdef" and reader.segments == 1
     assert answers(legacy, encoder) == answers(sample_index, encoder)
+    unchanged = list(load_paths([SAMPLE]))
+    Indexer(legacy, encoder, show_progress=False).run(unchanged)  # a write with nothing to do upgrades it too
+    assert (legacy / store.DB_FILE).exists() and not list(legacy.glob("gen-*"))
+    assert store.current_generation(legacy) != "gen-20250101T000000-abcdef"
+    assert answers(legacy, encoder) == answers(sample_index, encoder)
     extra = next(iter(load_paths([SAMPLE / "wire.jsonl"]))).model_copy(update={"id": "extra", "title": "Extra"})
     Indexer(legacy, encoder, show_progress=False).run([extra])
-    assert (legacy / store.DB_FILE).exists() and not list(legacy.glob("gen-*"))
     upgraded = IndexReader.open(legacy)
     assert upgraded.segments == 2 and upgraded.stats()["articles"] == 16
     assert unlisted_segments(legacy) == []
