@@ -389,12 +389,16 @@ def cmd_compact(args, settings: Settings) -> int:
 
     before = IndexReader.open(settings.index)  # refuses a missing or damaged index before writing anything
     before.close()
+    deleted = before.sentence_vectors.skipped + before.passage_vectors.skipped
+    if before.segments <= 1 and not deleted:
+        print(f"{settings.index}: already one segment with nothing deleted; nothing to do")
+        return 0
     saved = before.manifest
     with IndexWriter(settings.index, saved["model"], saved["dim"], backend=manifest_backend(saved)) as writer:
         writer.commit(merge_all=True)
     after = IndexReader.open(settings.index).stats()
-    print(f"{settings.index}: {before.segments} segments merged into {after['segments']}; "
-          f"{after['articles']} articles, {after['size_bytes'] / 2**20:.1f} MB")
+    print(f"{settings.index}: {before.segments} segment{'s' * (before.segments != 1)} merged into one, "
+          f"{deleted} deleted vectors dropped; {after['articles']} articles, {after['size_bytes'] / 2**20:.1f} MB")
     return 0
 
 

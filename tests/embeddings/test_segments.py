@@ -152,10 +152,12 @@ def test_compact_merges_every_segment_into_one_and_drops_deleted_rows(tmp_path, 
     Indexer(root, encoder, show_progress=False).run([], prune=[SAMPLE / "markdown"])  # two articles go
     assert IndexReader.open(root).sentence_vectors.skipped > 0
     assert main(["compact", "--index", str(root)]) == 0
-    assert "15 segments merged into 1" in capsys.readouterr().out
+    assert "15 segments merged into one" in capsys.readouterr().out
     compacted = IndexReader.open(root)
     assert compacted.segments == 1 and compacted.sentence_vectors.skipped == 0 == compacted.passage_vectors.skipped
     assert compacted.sentence_vectors.ntotal == compacted.stats()["sentences"]
     assert unlisted_segments(root) == [] and len(list((root / "segments").iterdir())) == 1
+    assert main(["compact", "--index", str(root)]) == 0
+    assert "nothing to do" in capsys.readouterr().out
     assert main(["compact", "--index", str(tmp_path / "none")]) == 2
     assert "no index at" in capsys.readouterr().err
