@@ -84,16 +84,18 @@ def ann(vectors: np.ndarray, queries: np.ndarray, label: str) -> list[dict]:
 
 
 def real_vectors() -> np.ndarray | None:
-    """The sentence vectors of the cached full benchmark index, if it has been built."""
+    """The sentence vectors of the cached full benchmark index (every segment's), if it has been built."""
     import faiss
 
-    from embeddings.storage import store
+    from embeddings.storage.reader import IndexReader
+    from embeddings.storage.store import IndexNotFound
 
-    root = _bench.index_dir("onnx", None)
-    if store.current_generation(root) is None:
+    try:
+        reader = IndexReader.open(_bench.index_dir("onnx", None))
+    except IndexNotFound:
         return None
-    stored = faiss.read_index(str(store.generation_dir(root) / store.SENTENCES_FILE))
-    return faiss.vector_to_array(faiss.downcast_index(stored.index).codes).view(np.float32).reshape(-1, DIM)
+    return np.concatenate([faiss.vector_to_array(faiss.downcast_index(part.exact.index).codes).view(np.float32)
+                           .reshape(-1, DIM) for part in reader.sentence_vectors.parts])
 
 
 def main() -> None:
