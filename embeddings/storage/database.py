@@ -95,6 +95,8 @@ def connect(path: str, readonly: bool = False) -> sqlite3.Connection:
     if not readonly:
         db.execute("PRAGMA journal_mode = WAL")  # readers keep their snapshot while the writer changes the file
         db.execute("PRAGMA synchronous = FULL")  # a committed generation survives a power cut
+        # The log is folded back into the database as readers move on; past this size it is then cut back.
+        db.execute("PRAGMA journal_size_limit = 67108864")
         _migrate(db)
         db.executescript(SCHEMA + manifest.SCHEMA)
     return db
