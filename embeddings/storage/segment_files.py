@@ -76,11 +76,14 @@ def describe_segment(name: str, vectors: dict) -> Segment:
 
 
 def read_parts(path: Path) -> dict[str, Part]:
-    """One segment's vectors, read into memory, as parts of the reader's Vectors (kind → Part)."""
-    exact = {kind: faiss().read_index(str(path / FILES[kind])) for kind in KINDS}
+    """One segment's vectors as parts of the reader's Vectors (kind → Part). The vectors themselves are
+    memory-mapped (IO_FLAG_MMAP_IFC), not read: the page cache holds what questions touch, the process only
+    the ids and the graph's links. The files never change, and a mapping outlives their removal by a merge."""
+    mapped = faiss().IO_FLAG_MMAP_IFC
+    exact = {kind: faiss().read_index(str(path / FILES[kind]), mapped) for kind in KINDS}
     graph = path / store.GRAPH_FILE
     return {"sentences": Part(exact["sentences"]),
-            "passages": Part(exact["passages"], faiss().read_index(str(graph)) if graph.exists() else None)}
+            "passages": Part(exact["passages"], faiss().read_index(str(graph), mapped) if graph.exists() else None)}
 
 
 def remove_segment(path: Path) -> None:
