@@ -36,10 +36,11 @@ class Vectors:
         self.parts, self.d = parts, dim
         self.deleted = np.zeros(0, dtype=np.int64) if deleted is None else np.asarray(deleted, dtype=np.int64)
         # Per part: the ids it must never return (deleted rows; in an old graph also tombstones, passage_graph.py).
-        self._skip = [np.union1d(np.intersect1d(p.ids, self.deleted),
-                                 passage_graph.tombstones(p.graph, p.exact) if p.graph is not None else [])
-                      .astype(np.int64) for p in parts]
-        self.ntotal = sum(len(p.ids) for p in parts) - sum(len(np.intersect1d(p.ids, self.deleted)) for p in parts)
+        deleted_here = [_held(p.ids, self.deleted) for p in parts]
+        self._skip = [np.union1d(mine, passage_graph.tombstones(p.graph, p.exact)).astype(np.int64)
+                      if p.graph is not None and p.graph.ntotal > p.exact.ntotal else mine
+                      for p, mine in zip(parts, deleted_here)]
+        self.ntotal = sum(len(p.ids) for p in parts) - sum(len(mine) for mine in deleted_here)
 
     @property
     def skipped(self) -> int:
@@ -71,6 +72,14 @@ class Vectors:
         ids = np.concatenate([i[0] for _, i in found] + [np.full(k, -1, dtype=np.int64)])
         best = np.argsort(-scores, kind="stable")[:k]
         return scores[best][None, :], ids[best][None, :]
+
+
+def _held(ids: np.ndarray, wanted: np.ndarray) -> np.ndarray:
+    """The ids of `wanted` that the sorted `ids` hold: a binary search each, not a sort of `ids` (millions)."""
+    at = np.searchsorted(ids, wanted)
+    hit = at < len(ids)
+    hit[hit] = ids[at[hit]] == wanted[hit]
+    return wanted[hit]
 
 
 def _search_part(part: Part, skip: np.ndarray, query: np.ndarray, k: int, allowed: list[int] | None):

@@ -59,3 +59,15 @@ def test_lookup_of_a_deleted_or_unknown_id_fails(data):
         spread.reconstruct_batch(ids[[4, 5]])
     with pytest.raises(KeyError):
         spread.reconstruct_batch(np.array([5000]))
+
+
+def test_a_graph_from_before_segments_never_returns_its_tombstones(data):
+    """An old index's graph still holds passages its exact vectors dropped: searches skip them."""
+    vectors, ids = data
+    exact = flat(vectors[1:], ids[1:])
+    graph = faiss.IndexIDMap(faiss.IndexHNSWFlat(DIM, 16, faiss.METRIC_INNER_PRODUCT))
+    graph.add_with_ids(vectors, ids)  # ids[0] is a tombstone
+    spread = Vectors([Part(exact, graph)], DIM)
+    assert spread.skipped == 1 and spread.ntotal == 59
+    _, found = spread.search(vectors[0], 10)
+    assert ids[0] not in found[0].tolist() and len(found[0][found[0] >= 0]) == 10
