@@ -34,7 +34,7 @@ class Vectors:
 
     def __init__(self, parts: list[Part], dim: int, deleted: np.ndarray | None = None):
         self.parts, self.d = parts, dim
-        self.deleted = np.zeros(0, dtype=np.int64) if deleted is None else np.asarray(deleted, dtype=np.int64)
+        self.deleted = np.unique(np.asarray([] if deleted is None else deleted, dtype=np.int64))  # sorted
         # Per part: the ids it must never return (deleted rows; in an old graph also tombstones, passage_graph.py).
         deleted_here = [_held(p.ids, self.deleted) for p in parts]
         self._skip = [np.union1d(mine, passage_graph.tombstones(p.graph, p.exact)).astype(np.int64)
@@ -53,12 +53,13 @@ class Vectors:
         out = np.empty((len(ids), self.d), dtype=np.float32)
         found = np.zeros(len(ids), dtype=bool)
         for part in self.parts:
-            mine = np.isin(ids, part.ids) & ~found
+            mine = _member(part.ids, ids) & ~found
             if mine.any():
                 out[mine] = part.exact.reconstruct_batch(ids[mine])
                 found |= mine
-        if not found.all() or np.isin(ids, self.deleted).any():
-            raise KeyError(f"no stored vector for ids {ids[~found | np.isin(ids, self.deleted)][:5].tolist()}")
+        missing = ~found | _member(self.deleted, ids)
+        if missing.any():
+            raise KeyError(f"no stored vector for ids {ids[missing][:5].tolist()}")
         return out
 
     def search(self, query: np.ndarray, k: int, allowed: list[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -74,12 +75,18 @@ class Vectors:
         return scores[best][None, :], ids[best][None, :]
 
 
-def _held(ids: np.ndarray, wanted: np.ndarray) -> np.ndarray:
-    """The ids of `wanted` that the sorted `ids` hold: a binary search each, not a sort of `ids` (millions)."""
+def _member(ids: np.ndarray, wanted: np.ndarray) -> np.ndarray:
+    """Which of `wanted` the sorted `ids` hold: a binary search each, never a sort of `ids` (millions), so a
+    question's ~70 lookups cost the same at any size."""
     at = np.searchsorted(ids, wanted)
     hit = at < len(ids)
     hit[hit] = ids[at[hit]] == wanted[hit]
-    return wanted[hit]
+    return hit
+
+
+def _held(ids: np.ndarray, wanted: np.ndarray) -> np.ndarray:
+    """The ids of `wanted` that the sorted `ids` hold."""
+    return wanted[_member(ids, wanted)]
 
 
 def _search_part(part: Part, skip: np.ndarray, query: np.ndarray, k: int, allowed: list[int] | None):
