@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 from embeddings.models import Article, Passage, Sentence
 from embeddings.sentence_kinds import classify
@@ -157,15 +157,20 @@ def get_articles_by_rowid(db: sqlite3.Connection, rowids: Iterable[int]) -> dict
     return {row[0]: article_from_row(row[1:]) for row in rows}
 
 
+def rows_in(db: sqlite3.Connection, query: str, values: Iterable, chunk: int = 500) -> Iterator[tuple]:
+    """The rows of `query` (its `IN ({})` filled with placeholders) for all `values`, asked in chunks that stay
+    under SQLite's limit on bound parameters."""
+    values = list(values)
+    for start in range(0, len(values), chunk):
+        part = values[start : start + chunk]
+        yield from db.execute(query.format(",".join("?" * len(part))), part)
+
+
 def article_hashes(db: sqlite3.Connection, ids: Iterable[str], under: Iterable[str] = ()) -> dict[str, tuple[str, str]]:
     """id → (content hash, origin) of the stored articles with these ids or read from under these paths: what
     the indexer compares against (looked up by index, so a write of one article reads a few rows)."""
-    found: dict[str, tuple[str, str]] = {}
-    ids = list(ids)
-    for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
-        found |= {i: (h, o) for i, h, o in db.execute(
-            f"SELECT id, content_hash, origin FROM articles WHERE id IN ({','.join('?' * len(chunk))})", chunk)}
+    found = {i: (h, o) for i, h, o in rows_in(db, "SELECT id, content_hash, origin FROM articles WHERE id IN ({})",
+                                              ids)}
     for root in under:
         prefix = root.rstrip("/") + "/"  # origins inside it sort between "root/" and "root0"
         found |= {i: (h, o) for i, h, o in db.execute(

@@ -17,6 +17,8 @@ from functools import lru_cache
 
 import numpy as np
 
+from embeddings.storage import database
+
 NUM_PERM = 64
 SCHEME = "affine32"  # datasketch's hashing scheme: stored signatures are only comparable within one
 SHINGLE = 3
@@ -97,13 +99,8 @@ def _band(db: sqlite3.Connection, rowids: list[int]) -> None:
 
 
 def _signatures(db: sqlite3.Connection, rowids: Iterable[int]) -> dict[int, bytes]:
-    rowids = list(rowids)
-    found: dict[int, bytes] = {}
-    for start in range(0, len(rowids), 500):
-        chunk = rowids[start : start + 500]
-        found |= dict(db.execute("SELECT article_rowid, signature FROM article_signatures WHERE article_rowid IN"
-                                 f" ({','.join('?' * len(chunk))})", chunk))
-    return found
+    return dict(database.rows_in(db, "SELECT article_rowid, signature FROM article_signatures"
+                                     " WHERE article_rowid IN ({})", rowids))
 
 
 def _candidates(db: sqlite3.Connection, blob: bytes) -> set[int]:
