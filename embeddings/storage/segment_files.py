@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import secrets
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 from embeddings.storage import passage_graph, store
@@ -40,15 +41,22 @@ def folder(root: Path) -> Path:
 def write_segment(root: Path, vectors: dict) -> Path:
     """Write `vectors` (kind → exact index) as a new segment, with a graph over its passages when it is large;
     synced and renamed into place, but not listed: the caller's commit lists it."""
-    name = f"seg-{store.timestamp()}-{secrets.token_hex(3)}"
-    staging = folder(root) / f"{name}.tmp"
-    staging.mkdir(parents=True)
-    try:
+    def fill(staging: Path) -> None:
         for kind in KINDS:
             _write(vectors[kind], staging / FILES[kind])
         graph = passage_graph.build(vectors["passages"])
         if graph is not None:
             _write(graph, staging / store.GRAPH_FILE)
+
+    return place_segment(root, fill)
+
+
+def place_segment(root: Path, fill: Callable[[Path], None]) -> Path:
+    """A new segment folder whose files `fill` puts in a staging folder: synced, then renamed into place."""
+    staging = folder(root) / f"seg-{store.timestamp()}-{secrets.token_hex(3)}.tmp"
+    staging.mkdir(parents=True)
+    try:
+        fill(staging)
         for file in staging.iterdir():
             store.fsync(file)
         final = staging.with_suffix("")

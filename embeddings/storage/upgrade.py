@@ -6,7 +6,6 @@ generation, so a reader that was opening the old folder as it went tries again."
 from __future__ import annotations
 
 import os
-import secrets
 import shutil
 from pathlib import Path
 
@@ -41,17 +40,15 @@ def upgrade(root: Path) -> None:
 
 def _first_segment(root: Path, gen: Path) -> manifest.Segment | None:
     """The old generation's vector files, hard-linked (copied where links fail) into a segment folder."""
-    staging = segment_files.folder(root) / f"seg-{store.timestamp()}-{secrets.token_hex(3)}.tmp"
-    staging.mkdir(parents=True)
-    for file in (store.SENTENCES_FILE, store.PASSAGES_FILE, store.GRAPH_FILE):
-        if (gen / file).exists():
-            try:
-                os.link(gen / file, staging / file)
-            except OSError:
-                shutil.copyfile(gen / file, staging / file)
-    final = staging.with_suffix("")
-    staging.rename(final)
-    store.fsync(segment_files.folder(root))
+    def link(staging: Path) -> None:
+        for file in (store.SENTENCES_FILE, store.PASSAGES_FILE, store.GRAPH_FILE):
+            if (gen / file).exists():
+                try:
+                    os.link(gen / file, staging / file)
+                except OSError:
+                    shutil.copyfile(gen / file, staging / file)
+
+    final = segment_files.place_segment(root, link)
     parts = segment_files.read_parts(final)
     if parts["sentences"].exact.ntotal == 0:
         shutil.rmtree(final)
