@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import sys
 import time
-from pathlib import Path
 
 import _bench
 
@@ -26,11 +25,6 @@ def timings(pipeline: Pipeline, questions: list[str]) -> dict:
     return {"p50 ms": round(_bench.percentile(seconds, 50)), "p95 ms": round(_bench.percentile(seconds, 95))}
 
 
-def peak_mb() -> float:
-    status = dict(line.split(":", 1) for line in Path("/proc/self/status").read_text().splitlines() if ":" in line)
-    return int(status["VmHWM"].split()[0]) / 1024
-
-
 def main() -> None:
     root, backend, questions = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
     encoder = make_encoder(backend)
@@ -46,7 +40,7 @@ def main() -> None:
     for part in pipeline.index.passage_vectors.parts:  # the same questions with every segment searched exactly
         part.graph = None
     exact = firsts(pipeline, questions["real"])
-    print(json.dumps({"segments": pipeline.index.segments, "open s": round(opened, 1), "peak RSS MB": round(peak_mb()),
+    print(json.dumps({"segments": pipeline.index.segments, "open s": round(opened, 1), "peak RSS MB": round(_bench.peak_rss_mb()),
                       "real p50 ms": real["p50 ms"], "real p95 ms": real["p95 ms"],
                       "common p50 ms": common["p50 ms"], "common p95 ms": common["p95 ms"],
                       "first sentence as exact": round(sum(a == b for a, b in zip(searched, exact)) / len(exact), 3)}))

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.bot.test_telegram_e2e import running_bot
-from tests.conftest import NEWSDESK, REPO, unlisted_segments
+from tests.conftest import NEWSDESK, REPO
 from tests.telegram_emulator import Emulator
 
 ALLOWED = {"id": 5001, "is_bot": False, "first_name": "Ann", "username": "ann"}
@@ -83,11 +83,6 @@ def file_digests(index: Path) -> dict[str, str]:
     return {str(p.relative_to(index)): hashlib.sha256(p.read_bytes()).hexdigest()
             for p in sorted(index.rglob("*"))
             if p.is_file() and p.name != ".lock" and not p.name.endswith(("-wal", "-shm"))}
-
-
-def staging_dirs(index: Path) -> list[str]:
-    """What an uncommitted write left in the index directory: segment folders no generation lists."""
-    return unlisted_segments(index)
 
 
 @contextlib.contextmanager

@@ -8,8 +8,9 @@ import subprocess
 import pytest
 from filelock import FileLock
 
+from tests.conftest import unlisted_segments
 from tests.robustness.conftest import (
-    ALLOWED, file_digests, make_read_only, newsdesk, snapshot, staging_dirs, start_newsdesk, tmpfs, town_question,
+    ALLOWED, file_digests, make_read_only, newsdesk, snapshot, start_newsdesk, tmpfs, town_question,
     write_corpus,
 )
 
@@ -91,7 +92,7 @@ def test_a_second_writer_fails_with_a_clear_message(towns_index, tmp_path):
     assert result.returncode != 0
     assert "another newsdesk process is writing the index" in result.stderr
     assert "Traceback" not in result.stderr
-    assert file_digests(index) == before and staging_dirs(index) == []
+    assert file_digests(index) == before and unlisted_segments(index) == []
 
 
 def test_two_writers_at_once_never_interleave(towns_index, tmp_path):
@@ -108,7 +109,7 @@ def test_two_writers_at_once_never_interleave(towns_index, tmp_path):
         else:
             assert "another newsdesk process is writing" in stderr and "Traceback" not in stderr
             assert not towns & set(batches[name])
-    assert staging_dirs(index) == []
+    assert unlisted_segments(index) == []
 
 
 @pytest.mark.parametrize("failure, room", [("disk full", 1.3), ("disk full", 2.5), ("read-only", 2)])
@@ -127,7 +128,7 @@ def test_a_failed_write_is_reported_and_leaves_the_previous_index_untouched(town
         assert any(r in result.stderr for r in reasons), result.stderr
         assert "previous index is unchanged" in result.stderr, result.stderr
         assert file_digests(index) == before and snapshot(index) == generation
-        assert staging_dirs(index) == []
+        assert unlisted_segments(index) == []
 
 
 def test_readers_opening_while_writers_commit_never_fail(towns_index, tmp_path, encoder):

@@ -10,9 +10,9 @@ import time
 import pytest
 
 from embeddings.storage import store
-
+from tests.conftest import unlisted_segments
 from tests.robustness.conftest import (
-    build_index, newsdesk, snapshot, start_newsdesk, staging_dirs, town_question, write_corpus,
+    build_index, newsdesk, snapshot, start_newsdesk, town_question, write_corpus,
 )
 
 TRIALS = 20
@@ -71,7 +71,7 @@ def assert_a_later_run_completes(index, corpus, encoder) -> None:
     assert result.returncode == 0, result.stderr
     generation, ids = snapshot(index)
     assert ids == {f"town{n:04d}.txt" for n in NEW}
-    assert staging_dirs(index) == [] and store.current_generation(index) == generation
+    assert unlisted_segments(index) == [] and store.current_generation(index) == generation
     assert ask_town(index, encoder, 250)
 
 
@@ -116,7 +116,7 @@ def test_sigkill_during_a_write_that_merges_leaves_the_old_or_the_merged_index(t
         assert ask_town(index, encoder, 7), f"seed {seed}: the index does not answer"
         if trial % 5 == 4:
             result = newsdesk("index", str(corpus), "--quiet", index=index)
-            assert result.returncode == 0 and staging_dirs(index) == [], result.stderr
+            assert result.returncode == 0 and unlisted_segments(index) == [], result.stderr
             assert ask_town(index, encoder, 250)
         shutil.rmtree(index)
     print(f"outcomes after SIGKILL: {outcomes}")
