@@ -37,20 +37,21 @@ class HybridRetriever:
             filters: Filters | None = None) -> list[Candidate]:
         """Candidates from both searches, one per sentence, only from articles that pass `filters`."""
         where = filters.sql() if filters and not filters.is_empty() else None
-        allowed = database.passage_ids_where(index.db, where) if where else None
-        if index.passage_vectors.ntotal == 0 or allowed == []:
+        articles = database.article_rowids_where(index.db, where) if where else None
+        if index.passage_vectors.ntotal == 0 or articles == []:
             return []
-        best = self._dense(index, question_vector, allowed)
-        lexical = database.lexical_search(index.db, query_terms(question), self.top_lexical, where)
+        best = self._dense(index, question_vector, articles)
+        lexical = index.lexical_search(query_terms(question), self.top_lexical, where, articles)
         ranks = {sentence_id: rank for rank, sentence_id in enumerate(lexical)}
         missing = [i for i in lexical if i not in best]
         if missing:
             best |= self._with_passage_scores(index, question_vector, database.sentences_by_id(index.db, missing))
         return [Candidate(**{**c.__dict__, "lexical_rank": ranks.get(c.sentence_id)}) for c in best.values()]
 
-    def _dense(self, index: IndexReader, question_vector: np.ndarray, allowed: list[int] | None) -> dict[int, Candidate]:
-        """Sentences of the top passages (among `allowed` ids, searched inside FAISS); overlaps keep the best score."""
-        scores, ids = index.search_passages(question_vector, self.top_passages, allowed)
+    def _dense(self, index: IndexReader, question_vector: np.ndarray,
+               articles: list[int] | None) -> dict[int, Candidate]:
+        """Sentences of the top passages (of `articles` only, searched inside FAISS); overlaps keep the best score."""
+        scores, ids = index.search_passages(question_vector, self.top_passages, articles)
         found = [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
         rows = database.passages_by_id(index.db, [i for i, _ in found])
         best: dict[int, Candidate] = {}

@@ -15,7 +15,6 @@ from collections import defaultdict
 
 import _bench
 
-from embeddings.storage import database
 from embeddings.encoder import make_encoder
 from retrieval.pipeline import Pipeline
 from retrieval.reading import shipped_reading
@@ -43,7 +42,7 @@ def measure(pipeline: Pipeline, questions: list[str]) -> dict[str, list[float]]:
     timings: dict[str, list[float]] = defaultdict(list)
     index = pipeline.index
     for target, name, label in ((pipeline.encoder, "encode", "embed"), (pipeline.retriever, "run", "search"),
-                                (index.passage_vectors, "search", "faiss"), (database, "lexical_search", "fts5"),
+                                (index.passage_vectors, "search", "faiss"), (index, "lexical_search", "lexical"),
                                 (pipeline.answerer, "run", "scoring"),
                                 *([(pipeline.answerer.reading.scorer, "scores", "reading")]
                                   if pipeline.answerer.reading else [])):
@@ -67,7 +66,7 @@ def main() -> None:
         pipeline.ask(question)
     timings = measure(pipeline, asked[WARMUP:])
     labels = {"ask": "ask (total)", "embed": "embed question", "search": "search (all)",
-              "faiss": "  FAISS passages", "fts5": "  FTS5 BM25", "scoring": "scoring", "reading": "  reading"}
+              "faiss": "  FAISS passages", "lexical": "  BM25 (Tantivy; FTS5 without it)", "scoring": "scoring", "reading": "  reading"}
     rows = [{"stage": label, "p50 ms": _bench.percentile(timings[key], 50),
              "p95 ms": _bench.percentile(timings[key], 95), "mean ms": sum(timings[key]) / len(timings[key])}
             for key, label in labels.items() if timings[key]]

@@ -7,6 +7,8 @@ import os
 import sqlite3
 from collections.abc import Iterable, Iterator
 
+import numpy as np
+
 from embeddings.models import Article, Passage, Sentence
 from embeddings.sentence_kinds import classify
 from embeddings.storage import manifest
@@ -37,6 +39,9 @@ CREATE TABLE IF NOT EXISTS sentences (
 );
 CREATE INDEX IF NOT EXISTS articles_by_group ON articles(dup_group);
 CREATE INDEX IF NOT EXISTS articles_by_origin ON articles(origin);
+-- Date and source filters (retrieval/filters.py) list their articles without reading every article's text.
+CREATE INDEX IF NOT EXISTS articles_by_date ON articles(date);
+CREATE INDEX IF NOT EXISTS articles_by_source ON articles(lower(source));
 CREATE INDEX IF NOT EXISTS sentences_by_article ON sentences(article_rowid, idx);
 CREATE TABLE IF NOT EXISTS passages (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -279,12 +284,22 @@ def lexical_search(db: sqlite3.Connection, terms: list[str], limit: int,
     return [row[0] for row in rows]
 
 
-def passage_ids_where(db: sqlite3.Connection, where: tuple[str, list]) -> list[int]:
-    """Ids of the passages of the articles `a` matching a filter clause."""
+def article_rowids_where(db: sqlite3.Connection, where: tuple[str, list]) -> list[int]:
+    """Row ids of the articles `a` matching a filter clause."""
     clause, params = where
-    rows = db.execute(f"SELECT p.id FROM passages p JOIN articles a ON a.rowid = p.article_rowid WHERE {clause}",
-                      params)
-    return [row[0] for row in rows]
+    return [row[0] for row in db.execute(f"SELECT a.rowid FROM articles a WHERE {clause}", params)]
+
+
+def passage_articles(db: sqlite3.Connection, ids: np.ndarray) -> np.ndarray:
+    """The article row id of each of the sorted passage `ids` (0 for one no longer stored), read by the range
+    of ids they span rather than one by one."""
+    rows = db.execute("SELECT id, article_rowid FROM passages WHERE id BETWEEN ? AND ? ORDER BY id",
+                      (int(ids[0]), int(ids[-1]))).fetchall() if len(ids) else []
+    if not rows:
+        return np.zeros(len(ids), dtype=np.int64)
+    stored = np.array(rows, dtype=np.int64)
+    at = np.minimum(np.searchsorted(stored[:, 0], ids), len(stored) - 1)
+    return np.where(stored[at, 0] == ids, stored[at, 1], 0)
 
 
 def document_frequencies(db: sqlite3.Connection, terms: list[str], cap: int = 1000) -> dict[str, int]:

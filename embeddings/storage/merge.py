@@ -61,6 +61,6 @@ def _merge(root: Path, db: sqlite3.Connection, run: list[Segment], dim: int) -> 
     manifest.drop_segments(db, [s.name for s in run])
     if out["sentences"].ntotal == 0:
         return None
-    path = segment_files.write_segment(root, out)
+    path = segment_files.write_segment(root, out, db)
     manifest.add_segment(db, segment_files.describe_segment(path.name, out))
     return path

@@ -12,8 +12,9 @@ from pathlib import Path
 import numpy as np
 
 from embeddings.storage import database, manifest, segment_files, store
+from embeddings.storage.lexical import LexicalIndex
 from embeddings.storage.manifest import KINDS
-from embeddings.storage.vectors import Vectors
+from embeddings.storage.vectors import Part, Vectors
 
 
 @dataclass
@@ -27,6 +28,7 @@ class IndexReader:
     sentence_vectors: Vectors
     passage_vectors: Vectors
     segments: int = 1
+    lexical: LexicalIndex | None = None  # None: BM25 by FTS5 (embeddings/storage/lexical.py says when)
     _pointer: str | None = None  # CURRENT as it was just before opening: it changes with every commit
     _overview: dict | None = field(default=None, repr=False)
 
@@ -63,12 +65,35 @@ class IndexReader:
         except BaseException:
             db.close()
             raise
-        return cls(root, legacy.name if legacy else saved["generation"], saved, db, vectors["sentences"],
-                   vectors["passages"], len(parts), pointer)
+        generation = legacy.name if legacy else saved["generation"]
+        return cls(root, generation, saved, db, vectors["sentences"], vectors["passages"], len(parts),
+                   None if legacy else LexicalIndex.open(root, generation), pointer)
 
-    def search_passages(self, vector: np.ndarray, k: int, allowed: list[int] | None = None):
-        """(scores, ids) of the k passages nearest `vector`, among `allowed` ids if given."""
-        return self.passage_vectors.search(vector, k, allowed)
+    def search_passages(self, vector: np.ndarray, k: int, articles: list[int] | None = None):
+        """(scores, ids) of the k passages nearest `vector`, only among the passages of `articles` (row ids)
+        if given."""
+        if articles is None:
+            return self.passage_vectors.search(vector, k)
+        allowed = np.zeros(max(articles, default=0) + 1, dtype=bool)
+        allowed[articles] = True
+
+        def keep(part: Part) -> np.ndarray:
+            if part.articles is None:  # a segment written before passages' articles were stored with it
+                part.articles = database.passage_articles(self.db, part.ids)
+            of = part.articles
+            return np.where(of < len(allowed), allowed[np.minimum(of, len(allowed) - 1)], False)
+
+        return self.passage_vectors.search(vector, k, keep)
+
+    def lexical_search(self, terms: list[str], limit: int, where: tuple[str, list] | None = None,
+                       articles: list[int] | None = None) -> list[int]:
+        """Ids of the sentences that best match any of `terms` by BM25, best first, among articles `a` matching
+        `where` (whose row ids are `articles`, when the caller has them)."""
+        if self.lexical is None:
+            return database.lexical_search(self.db, terms, limit, where)
+        if where and articles is None:
+            articles = database.article_rowids_where(self.db, where)
+        return self.lexical.search(terms, limit, articles)
 
     def is_stale(self) -> bool:
         """True once a writer has committed since this generation was opened."""

@@ -1,6 +1,7 @@
 """A segment on disk: a folder under `segments/` holding the vectors one write (or one merge) added.
 
-    segments/<name>/   sentences.faiss, passages.faiss (exact, with our ids), passages.hnsw in a large one
+    segments/<name>/   sentences.faiss, passages.faiss (exact, with our ids), passages.hnsw in a large one,
+                       passages.articles.npy (each passage's article, in id order: what filters select by)
 
 Written to `<name>.tmp`, synced, then renamed, and never changed after: a commit only lists or unlists it.
 """
@@ -9,14 +10,18 @@ from __future__ import annotations
 
 import secrets
 import shutil
+import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
-from embeddings.storage import passage_graph, store
+import numpy as np
+
+from embeddings.storage import database, passage_graph, store
 from embeddings.storage.manifest import KINDS, Segment
 from embeddings.storage.vectors import Part
 
 FILES = {"sentences": store.SENTENCES_FILE, "passages": store.PASSAGES_FILE}
+ARTICLES_FILE = "passages.articles.npy"
 
 
 def faiss():
@@ -38,12 +43,15 @@ def folder(root: Path) -> Path:
     return root / store.SEGMENTS_DIR
 
 
-def write_segment(root: Path, vectors: dict) -> Path:
-    """Write `vectors` (kind → exact index) as a new segment, with a graph over its passages when it is large;
-    synced and renamed into place, but not listed: the caller's commit lists it."""
+def write_segment(root: Path, vectors: dict, db: sqlite3.Connection) -> Path:
+    """Write `vectors` (kind → exact index) as a new segment, with its passages' articles (from `db`, in the
+    writer's transaction) and a graph over its passages when it is large; synced and renamed into place, but
+    not listed: the caller's commit lists it."""
     def fill(staging: Path) -> None:
         for kind in KINDS:
             _write(vectors[kind], staging / FILES[kind])
+        passages = np.sort(passage_graph.ids_of(vectors["passages"]))
+        np.save(staging / ARTICLES_FILE, database.passage_articles(db, passages))
         graph = passage_graph.build(vectors["passages"])
         if graph is not None:
             _write(graph, staging / store.GRAPH_FILE)
@@ -89,9 +97,10 @@ def read_parts(path: Path) -> dict[str, Part]:
     the ids and the graph's links. The files never change, and a mapping outlives their removal by a merge."""
     mapped = faiss().IO_FLAG_MMAP_IFC
     exact = {kind: faiss().read_index(str(path / FILES[kind]), mapped) for kind in KINDS}
-    graph = path / store.GRAPH_FILE
+    graph, articles = path / store.GRAPH_FILE, path / ARTICLES_FILE
     return {"sentences": Part(exact["sentences"]),
-            "passages": Part(exact["passages"], faiss().read_index(str(graph), mapped) if graph.exists() else None)}
+            "passages": Part(exact["passages"], faiss().read_index(str(graph), mapped) if graph.exists() else None,
+                             np.load(articles, mmap_mode="r") if articles.exists() else None)}
 
 
 def remove_segment(path: Path) -> None:

@@ -5,6 +5,7 @@ Layout of an index directory:
     index.sqlite (-wal, -shm)  articles, sentences, passages, feed state, and the commit point: the manifest,
                                the segments listed and the deleted vectors (embeddings/storage/manifest.py)
     segments/<name>/           vector files that never change, one folder per write or merge (segment_files.py)
+    lexical/                   a Tantivy index of the sentences for BM25, derived from the database (lexical.py)
     CURRENT                    the committed generation's name, rewritten after each commit, so readers
                                notice a newer one without opening the database
     .lock                      held by the one process writing

@@ -7,6 +7,7 @@ deleted rows stay in their segment until a merge rewrites it: every search and l
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -14,18 +15,29 @@ import numpy as np
 from embeddings.storage import passage_graph
 
 NOTHING = -np.finfo(np.float32).max  # the score FAISS gives the empty places of a result
+# A filtered search walks the graph only past this many allowed vectors in a part: below it an exact scan of
+# those (FAISS checks a bitmap per vector, scores only the allowed) costs less and misses nothing.
+EXACT_UNDER = 20_000
+# The graph walk widens as the filter narrows (it passes over vectors it may not return): efSearch grows
+# with 1 / allowed share, up to this.
+MAX_EF = 2048
 
 
 @dataclass
 class Part:
-    """One segment's exact vectors (an IndexIDMap2), its ids sorted, and its HNSW graph in a large segment."""
+    """One segment's exact vectors (an IndexIDMap2), its ids sorted, its HNSW graph in a large segment, and
+    for passages the article of each id (in the order of `ids`; None where the segment predates them)."""
 
     exact: object
     graph: object = None
+    articles: np.ndarray | None = None
     ids: np.ndarray = field(init=False)
 
     def __post_init__(self):
         self.ids = np.sort(passage_graph.ids_of(self.exact))
+
+
+Keep = Callable[[Part], np.ndarray]  # a filter: which of a part's `ids` a search may return (a boolean mask)
 
 
 class Vectors:
@@ -62,11 +74,11 @@ class Vectors:
             raise KeyError(f"no stored vector for ids {ids[missing][:5].tolist()}")
         return out
 
-    def search(self, query: np.ndarray, k: int, allowed: list[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """(scores, ids), each of shape (1, k), of the k vectors nearest `query` (among `allowed` ids if given),
-        best first; empty places have id -1 as in FAISS."""
+    def search(self, query: np.ndarray, k: int, keep: Keep | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(scores, ids), each of shape (1, k), of the k vectors nearest `query` (only those `keep` allows, if
+        given), best first; empty places have id -1 as in FAISS."""
         query = np.asarray(query, dtype=np.float32).reshape(1, -1)
-        found = [_search_part(part, skip, query, k, allowed) for part, skip in zip(self.parts, self._skip)]
+        found = [_search_part(part, skip, query, k, keep) for part, skip in zip(self.parts, self._skip)]
         if len(found) == 1:
             return found[0]
         scores = np.concatenate([s[0] for s, _ in found] + [np.full(k, NOTHING, dtype=np.float32)])
@@ -89,14 +101,12 @@ def _held(ids: np.ndarray, wanted: np.ndarray) -> np.ndarray:
     return wanted[_member(ids, wanted)]
 
 
-def _search_part(part: Part, skip: np.ndarray, query: np.ndarray, k: int, allowed: list[int] | None):
-    """One part's best k: exactly among `allowed` (a graph walk would miss them), else through its graph when it
-    has one, else exactly; never an id in `skip`."""
+def _search_part(part: Part, skip: np.ndarray, query: np.ndarray, k: int, keep: Keep | None):
+    """One part's best k, never an id in `skip`: through its graph when it has one, else exactly."""
     import faiss
 
-    if allowed is not None:
-        only = faiss.IDSelectorBatch(np.setdiff1d(np.asarray(allowed, dtype=np.int64), skip))
-        return part.exact.search(query, k, params=faiss.SearchParameters(sel=only))
+    if keep is not None:
+        return _search_filtered(part, skip, query, k, keep)
     batch = faiss.IDSelectorBatch(skip) if len(skip) else None  # kept alive while FAISS uses it
     without = faiss.IDSelectorNot(batch) if batch is not None else None
     if part.graph is not None:
@@ -105,3 +115,22 @@ def _search_part(part: Part, skip: np.ndarray, query: np.ndarray, k: int, allowe
     if without is None:
         return part.exact.search(query, k)
     return part.exact.search(query, k, params=faiss.SearchParameters(sel=without))
+
+
+def _search_filtered(part: Part, skip: np.ndarray, query: np.ndarray, k: int, keep: Keep):
+    """One part's best k among the ids `keep` allows: a bitmap over ids (a bit test per vector visited, however
+    many are allowed), searched exactly when few are allowed, else through the graph with a wider walk."""
+    import faiss
+
+    allowed = part.ids[np.asarray(keep(part), dtype=bool)]
+    allowed = allowed[~_member(skip, allowed)] if len(skip) else allowed
+    if not len(allowed):
+        return np.full((1, k), NOTHING, dtype=np.float32), np.full((1, k), -1, dtype=np.int64)
+    bits = np.zeros(int(part.ids[-1]) + 1, dtype=bool)
+    bits[allowed] = True
+    bitmap = np.packbits(bits, bitorder="little")  # kept alive while FAISS reads it
+    only = faiss.IDSelectorBitmap(len(bitmap), faiss.swig_ptr(bitmap))
+    if part.graph is None or len(allowed) < EXACT_UNDER:
+        return part.exact.search(query, k, params=faiss.SearchParameters(sel=only))
+    ef = min(MAX_EF, int(passage_graph.EF_SEARCH * len(part.ids) / len(allowed)))
+    return part.graph.search(query, k, params=faiss.SearchParametersHNSW(efSearch=ef, sel=only))

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from embeddings.models import Article, Passage, Sentence
-from embeddings.storage import database, duplicates, manifest, merge, segment_files, store
+from embeddings.storage import database, duplicates, lexical, manifest, merge, segment_files, store
 from embeddings.storage.manifest import KINDS
 from embeddings.storage.upgrade import upgrade
 
@@ -55,7 +55,9 @@ class IndexWriter:
         saved = manifest.read(self.db)
         if saved and not fresh:
             store.check_model(saved, self.model, self.dim, self.backend, self.root)
+            lexical.update(self.root, self.db, saved["generation"])  # built here if missing or behind
         self.listed = manifest.segments(self.db)
+        self._since = saved.get("generation") if saved and not fresh else None  # what the lexical index follows
         if fresh:
             database.clear(self.db)
             manifest.drop_segments(self.db, [s.name for s in self.listed])
@@ -114,6 +116,8 @@ class IndexWriter:
                                  "format_version": store.FORMAT_VERSION})
         self.db.commit()
         self.committed = generation
+        lexical.update(self.root, self.db, generation, self._since, self._removed["sentences"],
+                       self._first_new["sentences"])
         store.point_current(self.root, generation)
         segment_files.remove_unlisted(self.root, manifest.segments(self.db))
         store.remove_legacy_generations(self.root)
@@ -131,7 +135,7 @@ class IndexWriter:
     def _write_segment(self) -> None:
         """This write's vectors as a new segment on disk, synced and listed (when it added any)."""
         if self.vectors["sentences"].ntotal:
-            path = segment_files.write_segment(self.root, self.vectors)
+            path = segment_files.write_segment(self.root, self.vectors, self.db)
             self.written.append(path)
             manifest.add_segment(self.db, segment_files.describe_segment(path.name, self.vectors))
 

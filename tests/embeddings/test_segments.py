@@ -7,11 +7,12 @@ import json
 import shutil
 import sqlite3
 
+import numpy as np
 import pytest
 
 from embeddings.indexer import Indexer
 from embeddings.loaders import load_paths
-from embeddings.storage import manifest, merge, store
+from embeddings.storage import database, lexical, manifest, merge, store
 from embeddings.storage.reader import IndexReader
 from retrieval.pipeline import Pipeline
 from tests.conftest import SAMPLE, unlisted_segments
@@ -61,6 +62,10 @@ def test_neighbours_of_one_tier_are_merged_past_the_limit(tmp_path, sample_index
     assert reader.segments < 5, "15 one-article writes with at most 3 segments per tier"
     assert unlisted_segments(root) == [] and len(list((root / "segments").iterdir())) == reader.segments
     assert answers(root, encoder) == answers(sample_index, encoder)
+    for part in reader.passage_vectors.parts:  # written ones and merged ones: each passage's article, mapped
+        assert isinstance(part.articles, np.memmap)
+        assert part.articles.tolist() == database.passage_articles(reader.db, part.ids).tolist()
+        assert set(part.articles.tolist()) <= {r for (r,) in reader.db.execute("SELECT rowid FROM articles")}
 
 
 def index_folder(root, corpus, encoder) -> None:
@@ -108,7 +113,8 @@ def test_an_index_from_before_segments_is_read_then_upgraded_by_a_write(tmp_path
     legacy = make_legacy(sample_index, tmp_path / "legacy")
     reader = IndexReader.open(legacy)
     assert reader.generation == "gen-20250101T000000-abcdef" and reader.segments == 1
-    assert answers(legacy, encoder) == answers(sample_index, encoder)
+    assert reader.lexical is None  # BM25 by FTS5 until a write builds the lexical index
+    assert answers(legacy, encoder) == answers(without_lexical(sample_index, tmp_path / "fts5"), encoder)
     unchanged = list(load_paths([SAMPLE]))
     Indexer(legacy, encoder, show_progress=False).run(unchanged)  # a write with nothing to do upgrades it too
     assert (legacy / store.DB_FILE).exists() and not list(legacy.glob("gen-*"))
@@ -119,6 +125,12 @@ def test_an_index_from_before_segments_is_read_then_upgraded_by_a_write(tmp_path
     upgraded = IndexReader.open(legacy)
     assert upgraded.segments == 2 and upgraded.stats()["articles"] == 16
     assert unlisted_segments(legacy) == []
+
+
+def without_lexical(index, target):
+    """A copy of the index without its Tantivy lexical index, as one built before it: served by FTS5."""
+    shutil.copytree(index, target, ignore=shutil.ignore_patterns(lexical.LEXICAL_DIR))
+    return target
 
 
 def make_legacy(index, target):

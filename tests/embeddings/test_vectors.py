@@ -39,7 +39,7 @@ def test_search_over_parts_equals_one_index_without_the_deleted(data):
         (s1, i1), (s2, i2) = spread.search(query, 12), whole.search(query[None, :], 12)
         assert i1.tolist() == i2.tolist() and np.allclose(s1, s2)
         allowed = ids[::3].tolist()
-        (s1, i1) = spread.search(query, 70, allowed)
+        (s1, i1) = spread.search(query, 70, lambda part: np.isin(part.ids, allowed))
         (s2, i2) = whole.search(query[None, :], 70, params=faiss.SearchParameters(sel=faiss.IDSelectorBatch(
             np.setdiff1d(allowed, deleted))))
         assert i1.tolist() == i2.tolist(), "a filtered search pads with -1 as FAISS does"
@@ -71,3 +71,24 @@ def test_a_graph_from_before_segments_never_returns_its_tombstones(data):
     assert spread.skipped == 1 and spread.ntotal == 59
     _, found = spread.search(vectors[0], 10)
     assert ids[0] not in found[0].tolist() and len(found[0][found[0] >= 0]) == 10
+
+
+def test_a_filtered_search_through_the_graph_finds_what_an_exact_one_finds(monkeypatch):
+    """Past EXACT_UNDER allowed vectors a part's graph is walked with the filter inside (and a wider walk);
+    below it the allowed vectors are scanned exactly. Either way the best allowed ones come back."""
+    import embeddings.storage.vectors as module
+
+    rng = np.random.default_rng(3)
+    vectors = rng.standard_normal((3000, DIM)).astype(np.float32)
+    ids = np.arange(1, 3001, dtype=np.int64)
+    graph = faiss.IndexIDMap(faiss.IndexHNSWFlat(DIM, 16, faiss.METRIC_INNER_PRODUCT))
+    graph.add_with_ids(vectors, ids)
+    spread = Vectors([Part(flat(vectors, ids), graph)], DIM, ids[:30])  # the first 30 deleted
+    allowed = set(rng.choice(ids, 1000, replace=False).tolist())
+    keep = lambda part: np.isin(part.ids, list(allowed))  # noqa: E731
+    expected = [i for i in np.argsort(-(vectors @ vectors[500])) + 1 if i in allowed and i > 30][:10]
+    monkeypatch.setattr(module, "EXACT_UNDER", 10**6)
+    assert spread.search(vectors[500], 10, keep)[1][0].tolist() == expected  # exact
+    monkeypatch.setattr(module, "EXACT_UNDER", 100)
+    walked = spread.search(vectors[500], 10, keep)[1][0].tolist()
+    assert set(walked) <= allowed - set(range(31)) and len(set(walked) & set(expected)) >= 9

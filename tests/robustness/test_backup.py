@@ -36,5 +36,6 @@ def test_the_readme_backup_recipe_copies_a_whole_index_while_a_reader_holds_it_o
     restored = shutil.copytree(home / "backup", tmp_path / "restored")
     assert snapshot(restored) == snapshot(index)
     assert IndexReader.open(restored).segments == IndexReader.open(index).segments >= 1
+    assert IndexReader.open(restored).lexical is not None, "the lexical index comes along, at its generation"
     answer = Pipeline(restored, encoder).ask(town_question(75))
     assert answer.answered and "Place75 opened" in answer.sentences[0].text
