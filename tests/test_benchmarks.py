@@ -8,7 +8,7 @@ import pytest
 from tests.conftest import REPO
 
 SCRIPTS = ["bench_build.py", "bench_incremental.py", "bench_latency.py", "bench_coldstart.py", "bench_memory.py",
-           "bench_int8.py"]
+           "bench_int8.py", "bench_lexical.py"]
 
 
 @pytest.mark.parametrize("script", SCRIPTS)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import shutil
 import sqlite3
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -62,6 +63,9 @@ def test_neighbours_of_one_tier_are_merged_past_the_limit(tmp_path, sample_index
     assert reader.segments < 5, "15 one-article writes with at most 3 segments per tier"
     assert unlisted_segments(root) == [] and len(list((root / "segments").iterdir())) == reader.segments
     assert answers(root, encoder) == answers(sample_index, encoder)
+    mapped = Path("/proc/self/maps").read_text()
+    for segment in (root / "segments").iterdir():  # vectors are mapped from the files, not read into memory
+        assert str(segment / "sentences.faiss") in mapped and str(segment / "passages.faiss") in mapped
     for part in reader.passage_vectors.parts:  # written ones and merged ones: each passage's article, mapped
         assert isinstance(part.articles, np.memmap)
         assert part.articles.tolist() == database.passage_articles(reader.db, part.ids).tolist()
