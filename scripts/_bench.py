@@ -120,6 +120,13 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def resident_mb() -> dict[str, int]:
+    """This process's resident memory now, in MB: its own (anonymous) pages, and the pages of mapped files
+    (index vectors), which the kernel can drop and read again."""
+    fields = dict(line.split(":", 1) for line in Path("/proc/self/status").read_text().splitlines() if ":" in line)
+    return {kind: round(int(fields[f"Rss{kind.title()}"].split()[0]) / 1024) for kind in ("anon", "file")}
+
+
 def _cpu_seconds() -> tuple[float, float, float]:
     """(now, CPU seconds used by the whole machine, CPU seconds used by this process and its children)."""
     ticks = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
