@@ -51,7 +51,7 @@ def _tier(live: int) -> int:
 
 def _merge(root: Path, db: sqlite3.Connection, run: list[Segment], dim: int) -> Path | None:
     """Write the live vectors of `run` as one segment and list it in their place; None if none is live."""
-    out = {kind: segment_files.empty_vectors(dim) for kind in KINDS}
+    out = {kind: segment_files.empty_vectors(dim, kind) for kind in KINDS}
     for segment in run:
         parts = segment_files.read_parts(segment_files.folder(root) / segment.name)
         for kind in KINDS:

@@ -65,7 +65,7 @@ class IndexWriter:
         self._first_new = manifest.first_new_ids(self.db)  # ids from here on are this write's own
         # Counted as rows come and go rather than by scanning the tables at commit (the reader still does).
         self.counts = {k: saved[k] for k in database.COUNTED} if saved and not fresh else database.counts(self.db)
-        self.vectors = {kind: segment_files.empty_vectors(self.dim) for kind in KINDS}
+        self.vectors = {kind: segment_files.empty_vectors(self.dim, kind) for kind in KINDS}
         self._removed: dict[str, list[int]] = {kind: [] for kind in KINDS}
         self._added, self._broken = [], set()  # article rowids added; duplicate groups that lost a member
         self._banded = fresh or not saved or saved.get("banded", False)  # else band the whole index once
