@@ -92,3 +92,10 @@ def test_a_filtered_search_through_the_graph_finds_what_an_exact_one_finds(monke
     monkeypatch.setattr(module, "EXACT_UNDER", 100)
     walked = spread.search(vectors[500], 10, keep)[1][0].tolist()
     assert set(walked) <= allowed - set(range(31)) and len(set(walked) & set(expected)) >= 9
+
+
+def test_best_scores_of_many_queries_at_once_equal_one_search_each(data):
+    vectors, ids = data
+    spread = Vectors(split(vectors, ids), DIM, ids[[3, 20, 50]])
+    queries = np.random.default_rng(2).standard_normal((6, DIM)).astype(np.float32)
+    assert np.array_equal(spread.best_scores(queries), [spread.search(q, 1)[0][0][0] for q in queries])
