@@ -98,3 +98,21 @@ def test_a_lexical_index_of_another_schema_is_rebuilt_by_the_next_write(index_co
     reader = IndexReader.open(index_copy)
     assert reader.lexical is not None
     assert held_by_lexical(reader) == {row[0] for row in reader.db.execute("SELECT id FROM sentences")}
+
+
+def test_a_failed_lexical_update_leaves_the_commit_and_the_next_write_repairs_it(index_copy, encoder, monkeypatch):
+    articles = list(load_paths([SAMPLE]))
+
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(lexical, "_open", full_disk)
+        report = Indexer(index_copy, encoder, show_progress=False).run(articles[1:], prune=[SAMPLE])
+    reader = IndexReader.open(index_copy)
+    assert report.generation == reader.generation and report.removed  # the write itself committed
+    assert reader.lexical is None and reader.lexical_search(query_terms("how much did the tram cost"), 5)
+    Indexer(index_copy, encoder, show_progress=False).run(articles, prune=[SAMPLE])
+    reader = IndexReader.open(index_copy)
+    assert reader.lexical is not None
+    assert held_by_lexical(reader) == {row[0] for row in reader.db.execute("SELECT id FROM sentences")}
