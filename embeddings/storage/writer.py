@@ -56,6 +56,8 @@ class IndexWriter:
         if saved and not fresh:
             store.check_model(saved, self.model, self.dim, self.backend, self.root)
             lexical.update(self.root, self.db, saved["generation"])  # built here if missing or behind
+            if store.current_generation(self.root) != saved["generation"]:  # a writer killed before rewriting it
+                store.point_current(self.root, saved["generation"])
         self.listed = manifest.segments(self.db)
         self._since = saved.get("generation") if saved and not fresh else None  # what the lexical index follows
         if fresh:

@@ -153,3 +153,15 @@ def test_chunks_ramp_up_hold_their_size_ramp_down_and_keep_every_article_once():
     assert max(map(len, chunks)) == 1024 and [a for c in chunks for a in c] == articles
     assert [a for c in _chunks(articles[:40], 1024) for a in c] == articles[:40], "ramps meeting mid-way overlap nothing"
     assert _chunks([], 1024) == [] and [len(c) for c in _chunks(articles[:3], 1)] == [1, 1, 1]
+
+
+def test_a_writer_killed_before_rewriting_current_is_repaired_by_the_next_run(tmp_path, encoder):
+    """The commit is the database's; CURRENT (the readers' hint) is rewritten after the lexical index is brought
+    up to date. A writer killed in between leaves CURRENT naming the old generation: the next run fixes it."""
+    corpus, root = tmp_path / "corpus", tmp_path / "index"
+    write_corpus(corpus, CORPUS)
+    run(root, corpus, encoder)
+    committed = store.current_generation(root)
+    store.point_current(root, "gen-20000101T000000-000000")
+    run(root, corpus, encoder)  # nothing to index
+    assert store.current_generation(root) == committed == IndexReader.open(root).generation
