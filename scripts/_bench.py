@@ -111,6 +111,11 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[low] + (ordered[high] - ordered[low]) * (pos - low)
 
 
+def p50_p95(ms: list[float], digits: int | None = None, label: str = "") -> dict[str, float]:
+    """{"<label>p50 ms", "<label>p95 ms"} of a list of milliseconds, rounded to `digits`."""
+    return {f"{label}p{q} ms": round(percentile(ms, q), digits) for q in (50, 95)}
+
+
 def median(values: list[float]) -> float:
     return statistics.median(values)
 

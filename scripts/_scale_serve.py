@@ -21,8 +21,7 @@ def firsts(pipeline: Pipeline, questions: list[str]) -> list[str | None]:
 
 
 def timings(pipeline: Pipeline, questions: list[str]) -> dict:
-    seconds = [_bench.timed(pipeline.ask, q)[0] * 1000 for q in questions]
-    return {"p50 ms": round(_bench.percentile(seconds, 50)), "p95 ms": round(_bench.percentile(seconds, 95))}
+    return _bench.p50_p95([_bench.timed(pipeline.ask, q)[0] * 1000 for q in questions])
 
 
 def main() -> None:

@@ -65,10 +65,7 @@ def main() -> None:
         found = [len(w & s) / len(s) for w, s in zip(walked, scanned) if s]
         rows.append({"filter": name, "articles allowed": len(articles), "share": round(len(articles) / total, 4),
                      f"recall@{DEPTH}": round(float(np.mean(found)), 4) if found else None,
-                     "p50 ms": round(_bench.percentile(walked_ms, 50), 1),
-                     "p95 ms": round(_bench.percentile(walked_ms, 95), 1),
-                     "exact p50 ms": round(_bench.percentile(scanned_ms, 50), 1),
-                     "exact p95 ms": round(_bench.percentile(scanned_ms, 95), 1)})
+                     **_bench.p50_p95(walked_ms, 1), **_bench.p50_p95(scanned_ms, 1, "exact ")})
     _bench.emit("bench_filtered", rows, args.json, backend=args.backend, index=str(args.index),
                 articles=total, segments=reader.segments)
 

@@ -66,7 +66,8 @@ def main() -> None:
         pipeline.ask(question)
     timings = measure(pipeline, asked[WARMUP:])
     labels = {"ask": "ask (total)", "embed": "embed question", "search": "search (all)",
-              "faiss": "  FAISS passages", "lexical": "  BM25 (Tantivy; FTS5 without it)", "scoring": "scoring", "reading": "  reading"}
+              "faiss": "  FAISS passages", "lexical": "  BM25 (Tantivy; FTS5 without it)", "scoring": "scoring",
+              "reading": "  reading"}
     rows = [{"stage": label, "p50 ms": _bench.percentile(timings[key], 50),
              "p95 ms": _bench.percentile(timings[key], 95), "mean ms": sum(timings[key]) / len(timings[key])}
             for key, label in labels.items() if timings[key]]

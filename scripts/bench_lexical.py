@@ -73,8 +73,7 @@ def latency(root: Path) -> list[dict]:
                 search(t)
             ms = [_bench.timed(search, t)[0] * 1000 for t in terms]
             rows.append({"engine": name, "questions": label, "sentences": reader.stats()["sentences"],
-                         "p50 ms": round(_bench.percentile(ms, 50), 1),
-                         "p95 ms": round(_bench.percentile(ms, 95), 1)})
+                         **_bench.p50_p95(ms, 1)})
     reader.close()
     return rows
 
