@@ -48,6 +48,7 @@ class ExtractiveAnswerer:
         self.encoder = encoder  # embeds the question's focus (ranker.py)
         self.min_confidence, self.passage_weight = min_confidence, passage_weight
         self.reading = reading
+        self.ranker_model = shipped_model()  # what the ranker's evidence says alone; with a reading, one input
         self.model = model or shipped_model(reading=reading is not None)
         self.ranker = ranker or shipped_ranker()
 
@@ -91,15 +92,19 @@ class ExtractiveAnswerer:
         """The candidates' evidence, their order (best first) and P(answerable) for the first choice."""
         evidence = self.evidence(index, question, question_vector, candidates)
         raw = self.ranker.scores(evidence.features)
+        preferences = FOLLOW_UP_BONUS * np.array([c.article_rowid in prefer for c in candidates], dtype=float)
+        if recent is not None:
+            preferences += RECENCY_BONUS * _unit(recency_ranks(index.db, candidates, recent, RRF_K))
+        scores = raw + preferences
+        order = _order(scores, candidates)
+        answerability = evidence.answerability(raw, order, chance)
         reading = self.reading.read(index.db, question, candidates, evidence.sentences.titles, raw) if self.reading \
             else None
-        if reading is not None:
-            raw = self.reading.scores(evidence.features, reading)
-        scores = raw + FOLLOW_UP_BONUS * np.array([c.article_rowid in prefer for c in candidates])
-        if recent is not None:
-            scores += RECENCY_BONUS * _unit(recency_ranks(index.db, candidates, recent, RRF_K))
-        order = np.lexsort((-scores, [c.kind != STATEMENT for c in candidates]))
-        answerability = evidence.answerability(raw, order, chance, reading)
+        if reading is not None:  # the reading orders; whether to answer is the ranker's evidence with its best logit
+            answerability = {**answerability, "answerable": self.ranker_model.logit(answerability),
+                             "best_reader": float(reading.logits[reading.read].max())}
+            scores = self.reading.scores(evidence.features, reading) + preferences
+            order = _order(scores, candidates)
         return Judgement(evidence, scores, order, answerability, self.model.probability(answerability), reading)
 
     def _focus_scores(self, sentence_vectors: np.ndarray, sentence_scores: np.ndarray, question: str,
@@ -139,26 +144,18 @@ class Evidence:
     features: np.ndarray
     sentences: Sentences
 
-    def answerability(self, raw_scores: np.ndarray, order: np.ndarray, chance: float,
-                      reading: Reading | None = None) -> dict[str, float]:
-        """The abstention model's evidence (abstention.FEATURES, and READ_FEATURES with a reading) for the first
-        choice `order[0]`."""
+    def answerability(self, raw_scores: np.ndarray, order: np.ndarray, chance: float) -> dict[str, float]:
+        """The abstention model's evidence (abstention.FEATURES) for the first choice `order[0]`."""
         first = order[0]
         rest = np.delete(raw_scores, first)
         window, focus = self.features[:, WINDOW], self.features[:, FOCUS]
-        read = {}
-        if reading is not None:
-            logits = np.sort(reading.logits[reading.read])[::-1]
-            read = {"top_reader": float(reading.logits[first]), "best_reader": float(logits[0]),
-                    "reader_margin": float(logits[0] - logits[1]) if len(logits) > 1 else 0.0}
-        return {**read, "top_dense": float(self.dense[first]), "best_dense": float(self.dense.max()),
+        return {"top_dense": float(self.dense[first]), "best_dense": float(self.dense.max()),
                 "top_focus": float(focus[first]), "best_focus": float(focus.max()),
                 "dense_excess": float(self.passage_scores.max()) - chance, "coverage": self.coverage[0],
                 "missing": self.coverage[1], "unsupported": self._unsupported(first),
                 "top_window": float(window[first]), "best_window": float(window.max()),
                 "top_score": float(raw_scores[first]),
                 "margin": float(raw_scores[first] - rest.max()) if len(rest) else 0.0}
-
 
     def _unsupported(self, i: int) -> float:
         """abstention.unsupported for candidate `i`: against its headline, sentence and neighbours."""
@@ -187,6 +184,11 @@ def _not_again(order: np.ndarray, candidates: list[Candidate], quoted: frozenset
     if fresh is None:
         return order
     return np.array([fresh, *(i for i in order if i != fresh)])
+
+
+def _order(scores: np.ndarray, candidates: list[Candidate]) -> np.ndarray:
+    """Best first, statements before questions, teasers, captions and bylines."""
+    return np.lexsort((-scores, [c.kind != STATEMENT for c in candidates]))
 
 
 def _unit(values: np.ndarray) -> np.ndarray:

@@ -87,7 +87,9 @@ def every_kth(items: list, limit: int | None) -> list:
     return items[:: max(1, len(items) // limit)][:limit] if limit else items
 
 
-READER_QUESTIONS = [CHAT / f"reader_questions.{half}.jsonl" for half in ("fit", "test")]
+# The reader questions (tests/data/README.md): "fit" trains the scorer, "calibrate" (questions it never read) fits
+# how its logit joins the abstention model, "test" is reported.
+READER_QUESTIONS = {half: CHAT / f"reader_questions.{half}.jsonl" for half in ("fit", "calibrate", "test")}
 ABC = Path("articles") / "abc_lee_corpus.jsonl"
 PAGES = Path("html") / "article_extraction_benchmark"
 
@@ -111,3 +113,16 @@ def reader_corpus(data: Path) -> list:
             articles.append(Article(id=f"pages/{row['id'][:16]}", title=page.title, text=page.text, date=page.date,
                                     url=page.url, source=page.source))
     return articles
+
+
+def reader_questions(half: str) -> list:
+    """The reader questions of one part ("fit", "calibrate" or "test"), in the SQuAD schema of retrieval.evaluate."""
+    from retrieval.evaluate import read_qa
+
+    return read_qa([READER_QUESTIONS[half]])[1]
+
+
+def reader_setting(data: Path, half: str, name: str = "reader") -> Setting:
+    """The articles every reader question is about (all parts share one index) with the questions of `half`."""
+    named = {q.article_id for part in READER_QUESTIONS for q in reader_questions(part)}
+    return Setting(name, [a for a in reader_corpus(data) if a.id in named], reader_questions(half))

@@ -18,12 +18,12 @@ import random
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from _fitting import (READER_QUESTIONS, Setting, chat_corpus, chat_questions, gold_labels, open_pipeline,
-                      reader_corpus, squad2_train)
+from _fitting import (Setting, chat_corpus, chat_questions, gold_labels, open_pipeline, reader_questions,
+                      reader_setting, squad2_train)
 
 SQUAD2_DEV_HALF = [Path("qa") / f"squad_v2.0_cs224n_dev.part{i:02d}.jsonl" for i in (1, 2, 3)]
 SQUAD1_DEV = [Path("qa") / f"squad_v1.1_dev.part{i:02d}.jsonl" for i in (1, 2, 3, 4)]
-DEPTH = 20  # candidates the scorer reads per question, in the ranker's order (the runtime's K)
+DEPTH = 20  # candidates mined per question, in the ranker's order (the product reads reading.DEPTH of them)
 HARD = 3  # hard negatives per question: the ranker's best non-gold candidates (two first, one further down)
 
 
@@ -37,13 +37,6 @@ class Ranked:
     texts: list[str]  # scorer.Candidate.pair_text() of each candidate
     labels: list[bool]
     gold: list[str]  # the gold sentences' pair texts (also when the retriever missed them)
-
-
-def reader_questions(half: str) -> list:
-    """The reader questions of one half, in the SQuAD schema of retrieval.evaluate."""
-    from retrieval.evaluate import read_qa
-
-    return read_qa([READER_QUESTIONS[0 if half == "fit" else 1]])[1]
 
 
 def squad2_dev_half(data: Path) -> tuple[list, list]:
@@ -70,9 +63,7 @@ def settings(data: Path, names: list[str]) -> list[Setting]:
         elif name == "chat":
             made.append(Setting(name, [a for part in chat_corpus(data).values() for a in part], chat_questions("fit")))
         elif name == "reader":
-            questions = reader_questions("fit")
-            named = {q.article_id for half in ("fit", "test") for q in reader_questions(half)}
-            made.append(Setting(name, [a for a in reader_corpus(data) if a.id in named], questions))
+            made.append(reader_setting(data, "fit"))
         elif name == "sample":  # the tiny slice: the bundled sample and its chat questions, no shared data
             from embeddings.loaders import load_paths
             from embeddings.models import Article

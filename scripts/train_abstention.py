@@ -14,8 +14,12 @@ answerable questions weigh half, the near misses (SQuAD 2.0's unanswerable quest
 off-corpus ones) a quarter and the questions about articles not indexed a quarter.
 Printed and saved: the held-out curve of answered-in-corpus against answered-off-corpus over the
 threshold, on the chat test half in the same three chat settings (never fitted).
-With --reading, the trained scorer reads the first candidates (ranker.json's "reading" weights order them) and
-its evidence joins (abstention.READ_FEATURES); written as abstention.json's "reading" part.
+With --reading, the trained scorer reads the first candidates (ranker.json's "reading" weights order them) and a
+second model joins the first one's logit with the scorer's best logit (abstention.READING_FEATURES), fitted on the
+reader questions' calibrate part, which the scorer never read: over the 400 articles the reader questions are
+about (answerable questions and near misses) and over the chat corpus, which holds none of their articles.
+Saved as abstention.json's "reading" part with the held-out curve of the chat test half (as above) and of the
+reader questions' test part in the same two settings.
 Usage: python scripts/train_abstention.py [--data DIR] [--limit N] [--index-dir DIR] [--dry-run] [--reading]
 """
 
@@ -27,7 +31,8 @@ from pathlib import Path
 
 import numpy as np
 
-from _fitting import NEEDED, Setting, chat_corpus, chat_questions, every_kth, open_pipeline, squad2_train
+from _fitting import (NEEDED, Setting, chat_corpus, chat_questions, every_kth, open_pipeline, reader_questions,
+                      reader_setting, squad2_train)
 from _training import training_main
 
 PER_SETTING = 300  # questions of each kind asked per SQuAD setting (an even sample)
@@ -109,33 +114,34 @@ def curve(model, rows: list[tuple[np.ndarray, np.ndarray]], names: list[str]) ->
     return out
 
 
-def run(data: Path, limit: int | None, work: Path, reading: bool = False) -> dict:
-    """Gather evidence in every fitting setting, fit one logistic model, and draw the held-out curve."""
+def fit(rows: list[tuple[np.ndarray, np.ndarray]], share: list[float], features: tuple[str, ...]):
+    """One logistic model over the settings' evidence, each setting weighing its `share`, its kinds KIND_SHARE."""
     from sklearn.linear_model import LogisticRegression
 
-    from embeddings.encoder import make_encoder
-    from retrieval.abstention import FEATURES, READ_FEATURES, AnswerabilityModel
-    from retrieval.reading import shipped_reading
+    from retrieval.abstention import AnswerabilityModel
 
-    encoder = make_encoder()
-    features = READ_FEATURES if reading else FEATURES
-    if reading and shipped_reading() is None:
-        raise SystemExit("train_abstention: --reading needs retrieval/scorer.onnx and ranker.json's \"reading\" "
-                         "weights: run scripts/train_scorer.py and scripts/train_ranker.py --reading first")
-    options = {"reading": shipped_reading(),
-               "abstention": AnswerabilityModel(0.0, (0.0,) * len(features), features)} if reading else {}
-    fitting = squad_settings(data, limit) + chat_settings(data, "fit")
-    rows = evidence_rows(work, fitting, encoder, features, **options)
     X = np.vstack([x for x, _ in rows])
     y = np.concatenate([kinds == ANSWER for _, kinds in rows])
-    chat = [s.name.startswith("chat") for s in fitting]
-    share = [0.5 / (sum(chat) if is_chat else len(chat) - sum(chat)) for is_chat in chat]
     weights = np.concatenate([kind_weights(kinds) * w for (_, kinds), w in zip(rows, share)])
     fitted = LogisticRegression(C=1.0, max_iter=5000).fit(X, y, sample_weight=weights * len(X) / weights.sum())
-    model = AnswerabilityModel(float(fitted.intercept_[0]), tuple(map(float, fitted.coef_[0])), features)
+    return AnswerabilityModel(float(fitted.intercept_[0]), tuple(map(float, fitted.coef_[0])), features)
+
+
+def run(data: Path, limit: int | None, work: Path, reading: bool = False) -> dict:
+    """Gather evidence in every fitting setting, fit one logistic model, and draw the held-out curve."""
+    from embeddings.encoder import make_encoder
+    from retrieval.abstention import FEATURES
+
+    if reading:
+        return run_reading(data, work)
+    encoder = make_encoder()
+    fitting = squad_settings(data, limit) + chat_settings(data, "fit")
+    rows = evidence_rows(work, fitting, encoder, FEATURES)
+    chat = [s.name.startswith("chat") for s in fitting]
+    model = fit(rows, [0.5 / (sum(chat) if is_chat else len(chat) - sum(chat)) for is_chat in chat], FEATURES)
     held_out = chat_settings(data, "test")
-    return {"bias": model.bias, "weights": dict(zip(features, model.weights)),
-            "held_out_curve": curve(model, evidence_rows(work, held_out, encoder, features, **options),
+    return {"bias": model.bias, "weights": dict(zip(FEATURES, model.weights)),
+            "held_out_curve": curve(model, evidence_rows(work, held_out, encoder, FEATURES),
                                     [s.name for s in held_out]),
             "trained_on": {"data": "SQuAD 2.0 train (first 10 articles; CC BY-SA 4.0) indexed 1, 3, 5 and 10 at a "
                                    "time, and the fit half of this project's chat questions over the chat corpus, "
@@ -143,6 +149,37 @@ def run(data: Path, limit: int | None, work: Path, reading: bool = False) -> dic
                            "not_fitted_on": "SQuAD v1.1 dev, SQuAD 2.0 dev, WikiQA, TrecQA, the chat test half",
                            "settings": {s.name: len(s.questions) for s in fitting},
                            "ranker": "retrieval/ranker.json as of this fit (its scores are evidence here)",
+                           "date": dt.date.today().isoformat()}}
+
+
+def reader_settings(data: Path, half: str) -> list[Setting]:
+    """A part of the reader questions over their 400 articles, and over the chat corpus (none of them there)."""
+    everything = [a for part in chat_corpus(data).values() for a in part]
+    return [reader_setting(data, half), Setting("chat", everything, reader_questions(half))]
+
+
+def run_reading(data: Path, work: Path) -> dict:
+    """Fit the model joining the abstention model's logit with the scorer's best one on the calibrate part."""
+    from embeddings.encoder import make_encoder
+    from retrieval.abstention import READING_FEATURES, AnswerabilityModel
+    from retrieval.reading import DEPTH, shipped_reading
+
+    if shipped_reading() is None:
+        raise SystemExit("train_abstention: --reading needs retrieval/scorer.onnx and ranker.json's \"reading\" "
+                         "weights: run scripts/train_scorer.py and scripts/train_ranker.py --reading first")
+    encoder, features = make_encoder(), READING_FEATURES
+    options = {"reading": shipped_reading(), "abstention": AnswerabilityModel(0.0, (0.0,) * len(features), features)}
+    rows = evidence_rows(work, reader_settings(data, "calibrate"), encoder, features, **options)
+    model = fit([(np.vstack([x for x, _ in rows]), np.concatenate([k for _, k in rows]))], [1.0], features)
+    held_out = chat_settings(data, "test") + reader_settings(data, "test")
+    names = [s.name for s in held_out[:3]] + ["reader-test", "reader-test-over-chat"]
+    return {"bias": model.bias, "weights": dict(zip(features, model.weights)), "read_per_question": DEPTH,
+            "held_out_curve": curve(model, evidence_rows(work, held_out, encoder, features, **options), names),
+            "trained_on": {"data": "the calibrate part of this project's reader questions (never read by the "
+                                   "scorer) over the 400 articles of all reader questions and over the chat corpus",
+                           "not_fitted_on": "everything else: the chat questions, the reader questions' fit and "
+                                            "test parts, SQuAD, WikiQA, TrecQA",
+                           "questions": len(reader_questions("calibrate")),
                            "date": dt.date.today().isoformat()}}
 
 

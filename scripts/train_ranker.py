@@ -119,25 +119,22 @@ def run(data: Path, limit: int | None, work: Path, reading: bool = False) -> dic
 
 def run_reading(data: Path, limit: int | None, work: Path) -> dict:
     """Fit the weights of the ranker's evidence and the scorer's logit on the candidates the scorer reads."""
-    from _scorer_data import reader_questions
-    from _fitting import reader_corpus
+    from _fitting import reader_questions, reader_setting
     from embeddings.encoder import make_encoder
-    from retrieval.abstention import READ_FEATURES as ABSTAIN_FEATURES, AnswerabilityModel
+    from retrieval.abstention import READING_FEATURES, AnswerabilityModel
     from retrieval.ranker import LearnedRanker, shipped_ranker
     from retrieval.reading import DEPTH, READ_FEATURES, ReadingRanker
     from retrieval.scorer import SentenceScorer, model_card
 
     encoder, base = make_encoder(), shipped_ranker()
     options = {"reading": ReadingRanker(SentenceScorer(), (*base.weights, 0.0)),  # read in the ranker's order
-               "abstention": AnswerabilityModel(0.0, (0.0,) * len(ABSTAIN_FEATURES), ABSTAIN_FEATURES)}
+               "abstention": AnswerabilityModel(0.0, (0.0,) * len(READING_FEATURES), READING_FEATURES)}
     squad_articles, squad_questions = squad2_train(data)
     squad = groups_of(open_pipeline(work, Setting("squad2-train", squad_articles, []), encoder, **options),
                       every_kth(squad_questions, limit))
     chat_pipeline = open_pipeline(work, Setting("chat", [a for p in chat_corpus(data).values() for a in p], []),
                                   encoder, **options)
-    named = {q.article_id for half in ("fit", "test") for q in reader_questions(half)}
-    reader_pipeline = open_pipeline(work, Setting("reader", [a for a in reader_corpus(data) if a.id in named], []),
-                                    encoder, **options)
+    reader_pipeline = open_pipeline(work, reader_setting(data, "fit"), encoder, **options)
     chat = groups_of(chat_pipeline, chat_questions("fit")) + groups_of(reader_pipeline, reader_questions("fit"))
     chat_weight = CHAT_SHARE / (1 - CHAT_SHARE) * len(squad) / max(len(chat), 1)
     weights = fit_listwise([(r, l, 1.0) for r, l, *_ in squad] + [(r, l, chat_weight) for r, l, *_ in chat])

@@ -247,7 +247,7 @@ def data_files(args) -> list[Path]:
 
     files = {"squad2-train": SQUAD2_TRAIN, "squad2-dev-half": sd.SQUAD2_DEV_HALF,
              "chat": [CHAT / "chat_questions.fit.jsonl", SEED, *BBC, *REUTERS],
-             "reader": [READER_QUESTIONS[0], ABC, *REUTERS], "sample": [CHAT / "chat_questions.fit.jsonl"]}
+             "reader": [READER_QUESTIONS["fit"], ABC, *REUTERS], "sample": [CHAT / "chat_questions.fit.jsonl"]}
     return list(dict.fromkeys(p for s in args.sources for p in files[s]))
 
 
