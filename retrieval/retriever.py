@@ -27,6 +27,14 @@ class Candidate:
     lexical_rank: int | None = None
 
 
+def allowed_articles(index: IndexReader, filters: Filters) -> np.ndarray:
+    """The articles `filters` let through, as a mask by row id: by their dates alone when only dates bound
+    them ("what happened last year" lets half a million through at a million articles), else through SQL."""
+    if filters.source is None and filters.articles is None:
+        return index.articles_dated(filters.since, filters.until, filters.undated)
+    return index.articles_where(filters.sql())
+
+
 class HybridRetriever:
     """Dense passages plus lexical sentences: BM25 catches exact names and numbers the dense model blurs."""
 
@@ -37,11 +45,11 @@ class HybridRetriever:
             filters: Filters | None = None) -> list[Candidate]:
         """Candidates from both searches, one per sentence, only from articles that pass `filters`."""
         where = filters.sql() if filters and not filters.is_empty() else None
-        articles = database.article_rowids_where(index.db, where) if where else None
-        if index.passage_vectors.ntotal == 0 or articles == []:
+        allowed = allowed_articles(index, filters) if where else None
+        if index.passage_vectors.ntotal == 0 or (allowed is not None and not allowed.any()):
             return []
-        best = self._dense(index, question_vector, articles)
-        lexical = index.lexical_search(query_terms(question), self.top_lexical, where, articles)
+        best = self._dense(index, question_vector, allowed)
+        lexical = index.lexical_search(query_terms(question), self.top_lexical, where, allowed)
         ranks = {sentence_id: rank for rank, sentence_id in enumerate(lexical)}
         missing = [i for i in lexical if i not in best]
         if missing:
@@ -49,9 +57,10 @@ class HybridRetriever:
         return [Candidate(**{**c.__dict__, "lexical_rank": ranks.get(c.sentence_id)}) for c in best.values()]
 
     def _dense(self, index: IndexReader, question_vector: np.ndarray,
-               articles: list[int] | None) -> dict[int, Candidate]:
-        """Sentences of the top passages (of `articles` only, searched inside FAISS); overlaps keep the best score."""
-        scores, ids = index.search_passages(question_vector, self.top_passages, articles)
+               allowed: np.ndarray | None) -> dict[int, Candidate]:
+        """Sentences of the top passages (of the `allowed` articles only, searched inside FAISS); overlaps keep the
+        best score."""
+        scores, ids = index.search_passages(question_vector, self.top_passages, allowed)
         found = [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
         rows = database.passages_by_id(index.db, [i for i, _ in found])
         best: dict[int, Candidate] = {}

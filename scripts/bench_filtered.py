@@ -18,9 +18,10 @@ import bench_scale
 import numpy as np
 
 from embeddings.encoder import make_encoder
-from embeddings.storage import database, store, vectors
+from embeddings.storage import store, vectors
 from embeddings.storage.reader import IndexReader
 from retrieval.filters import Filters
+from retrieval.retriever import allowed_articles
 
 FILTERS = {  # from narrow to wide, on the real articles' dates and sources and the synthetic ones' dates
     "1-15 March 1987 (Reuters)": Filters(since="1987-03-01", until="1987-03-15"),
@@ -32,7 +33,7 @@ FILTERS = {  # from narrow to wide, on the real articles' dates and sources and 
 DEPTH = 20
 
 
-def searches(reader: IndexReader, questions: np.ndarray, articles: list[int], exact: bool) -> tuple[list, list]:
+def searches(reader: IndexReader, questions: np.ndarray, articles: np.ndarray, exact: bool) -> tuple[list, list]:
     """Each question's top ids and milliseconds, searched as questions are or exactly everywhere."""
     saved = vectors.EXACT_UNDER
     vectors.EXACT_UNDER = 10**12 if exact else saved
@@ -59,11 +60,11 @@ def main() -> None:
     total = reader.stats()["articles"]
     rows = []
     for name, filters in FILTERS.items():
-        articles = database.article_rowids_where(reader.db, filters.sql())
+        articles = allowed_articles(reader, filters)
         walked, walked_ms = searches(reader, questions, articles, exact=False)
         scanned, scanned_ms = searches(reader, questions, articles, exact=True)
         found = [len(w & s) / len(s) for w, s in zip(walked, scanned) if s]
-        rows.append({"filter": name, "articles allowed": len(articles), "share": round(len(articles) / total, 4),
+        rows.append({"filter": name, "articles allowed": int(articles.sum()), "share": round(int(articles.sum()) / total, 4),
                      f"recall@{DEPTH}": round(float(np.mean(found)), 4) if found else None,
                      **_bench.p50_p95(walked_ms, 1), **_bench.p50_p95(scanned_ms, 1, "exact ")})
     _bench.emit("bench_filtered", rows, args.json, backend=args.backend, index=str(args.index),

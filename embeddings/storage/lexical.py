@@ -19,6 +19,7 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import tantivy
 
 from embeddings.storage.store import write_atomically
@@ -87,17 +88,19 @@ class LexicalIndex:
             return None
         return cls(index, searcher, _analyzer())
 
-    def search(self, terms: list[str], limit: int, articles: list[int] | None = None) -> list[int]:
-        """Ids of the sentences that best match any of `terms` by BM25, best first (only in `articles` if given)."""
+    def search(self, terms: list[str], limit: int, allowed: np.ndarray | None = None) -> list[int]:
+        """Ids of the sentences that best match any of `terms` by BM25, best first (only in the articles
+        `allowed`, a mask by row id, if given)."""
         stems = list(dict.fromkeys(t for term in terms for t in self.analyzer.analyze(term)))
-        if not stems or articles == []:
+        if not stems or (allowed is not None and not allowed.any()):
             return []
         schema = self.index.schema
         query = tantivy.Query.boolean_query(
             [(tantivy.Occur.Should, tantivy.Query.term_query(schema, "text", stem)) for stem in stems])
-        if articles is not None:
-            within = tantivy.Query.const_score_query(tantivy.Query.term_set_query(schema, "article", articles), 0.0)
-            query = tantivy.Query.boolean_query([(tantivy.Occur.Must, query), (tantivy.Occur.Must, within)])
+        if allowed is not None:
+            within = tantivy.Query.term_set_query(schema, "article", np.flatnonzero(allowed).tolist())
+            query = tantivy.Query.boolean_query([(tantivy.Occur.Must, query),
+                                                 (tantivy.Occur.Must, tantivy.Query.const_score_query(within, 0.0))])
         # Equal scores in sentence id order, as FTS5 gives them, whatever order segments were merged in.
         hits = self.searcher.search(query, 2 * limit, count=False).hits
         found = sorted((-score, self.searcher.doc(address)["id"][0]) for score, address in hits)

@@ -4,6 +4,8 @@ that generation, whatever writers commit meanwhile) and the vectors of the segme
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
+import math
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -31,6 +33,7 @@ class IndexReader:
     lexical: LexicalIndex | None = None  # None: BM25 by FTS5 (embeddings/storage/lexical.py says when)
     _pointer: str | None = None  # CURRENT as it was just before opening: it changes with every commit
     _overview: dict | None = field(default=None, repr=False)
+    _days: np.ndarray | None = field(default=None, repr=False)  # article_days, read at the first date filter
 
     @classmethod
     def open(cls, root: Path, model: str | None = None, dim: int | None = None,
@@ -69,13 +72,11 @@ class IndexReader:
         return cls(root, generation, saved, db, vectors["sentences"], vectors["passages"], len(parts),
                    None if legacy else LexicalIndex.open(root, generation), pointer)
 
-    def search_passages(self, vector: np.ndarray, k: int, articles: list[int] | None = None):
-        """(scores, ids) of the k passages nearest `vector`, only among the passages of `articles` (row ids)
-        if given."""
-        if articles is None:
+    def search_passages(self, vector: np.ndarray, k: int, allowed: np.ndarray | None = None):
+        """(scores, ids) of the k passages nearest `vector`, only among the passages of the articles `allowed`
+        (a mask by row id, articles_where or articles_dated) if given."""
+        if allowed is None:
             return self.passage_vectors.search(vector, k)
-        allowed = np.zeros(max(articles, default=0) + 1, dtype=bool)
-        allowed[articles] = True
 
         def keep(part: Part) -> np.ndarray:
             if part.articles is None:  # a segment written before passages' articles were stored with it
@@ -85,15 +86,44 @@ class IndexReader:
 
         return self.passage_vectors.search(vector, k, keep)
 
+    def articles_where(self, where: tuple[str, list]) -> np.ndarray:
+        """A mask by row id of the articles `a` matching a filter clause."""
+        rowids = database.article_rowids_where(self.db, where)
+        allowed = np.zeros((self.db.execute("SELECT max(rowid) FROM articles").fetchone()[0] or 0) + 1, dtype=bool)
+        allowed[rowids] = True
+        return allowed
+
+    def articles_dated(self, since: dt.date | None, until: dt.date | None, undated: bool = False) -> np.ndarray:
+        """A mask by row id of the articles dated from `since` to `until` (and of those without a date when
+        `undated`): what the filter's SQL selects, by comparing an array of dates read once per generation
+        instead of listing up to millions of row ids from the database at every question."""
+        if self._days is None:
+            self._days = article_days(self.db)
+        days = self._days
+        inside = (days != NO_DATE) & (days != NO_ARTICLE)
+        if since:
+            inside &= days >= (since - EPOCH).days
+        if until:
+            inside &= days <= (until - EPOCH).days
+        return inside | (days == NO_DATE) if undated else inside
+
     def lexical_search(self, terms: list[str], limit: int, where: tuple[str, list] | None = None,
-                       articles: list[int] | None = None) -> list[int]:
+                       allowed: np.ndarray | None = None) -> list[int]:
         """Ids of the sentences that best match any of `terms` by BM25, best first, among articles `a` matching
-        `where` (whose row ids are `articles`, when the caller has them)."""
+        `where` (whose mask by row id is `allowed`, when the caller has it)."""
         if self.lexical is None:
             return database.lexical_search(self.db, terms, limit, where)
-        if where and articles is None:
-            articles = database.article_rowids_where(self.db, where)
-        return self.lexical.search(terms, limit, articles)
+        if where and allowed is None:
+            allowed = self.articles_where(where)
+        share = allowed.mean() if allowed is not None else 0.0
+        if share >= POST_FILTER_SHARE:  # a broad filter: the best hits of all, kept if allowed
+            wanted = math.ceil(3 * limit / share)
+            hits = self.lexical.search(terms, wanted)
+            articles = {row[0]: row[1] for row in database.sentences_by_id(self.db, hits)} if hits else {}
+            kept = [i for i in hits if articles[i] < len(allowed) and allowed[articles[i]]]
+            if len(kept) >= 2 * limit or len(hits) < wanted:  # the allowed ones' best 2 × limit, or all there are
+                return kept[:limit]
+        return self.lexical.search(terms, limit, allowed)
 
     def is_stale(self) -> bool:
         """True once a writer has committed since this generation was opened."""
@@ -132,6 +162,25 @@ def committed_db(root: Path) -> Iterator[sqlite3.Connection | None]:
         yield db
     finally:
         db.close()
+
+
+# A filter letting at least this share of the articles through is applied to the best BM25 hits of all
+# (3 × limit / share of them): Tantivy's term set of hundreds of thousands of articles costs far more.
+POST_FILTER_SHARE = 0.05
+EPOCH = dt.date(1970, 1, 1)
+NO_DATE, NO_ARTICLE = np.iinfo(np.int64).min, np.iinfo(np.int64).max  # in article_days
+
+
+def article_days(db: sqlite3.Connection) -> np.ndarray:
+    """Each article's date as days since EPOCH, indexed by row id (NO_DATE for an undated article, NO_ARTICLE
+    for a row id no article has)."""
+    rows = db.execute("SELECT rowid, date FROM articles").fetchall()
+    if not rows:
+        return np.full(1, NO_ARTICLE, dtype=np.int64)
+    rowids, dates = zip(*rows)
+    days = np.full(max(rowids) + 1, NO_ARTICLE, dtype=np.int64)
+    days[list(rowids)] = np.array([d or "NaT" for d in dates], dtype="datetime64[D]").astype(np.int64)
+    return days
 
 
 def _check_schema(db, root: Path) -> None:

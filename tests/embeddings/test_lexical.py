@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import shutil
 
+import pytest
+
 from embeddings.indexer import Indexer
 from embeddings.loaders import load_paths
 from embeddings.storage import database, lexical
+from embeddings.storage import reader as reader_module
 from embeddings.storage.reader import IndexReader
 from retrieval.words import query_terms
 from tests.conftest import SAMPLE
@@ -116,3 +119,20 @@ def test_a_failed_lexical_update_leaves_the_commit_and_the_next_write_repairs_it
     reader = IndexReader.open(index_copy)
     assert reader.lexical is not None
     assert held_by_lexical(reader) == {row[0] for row in reader.db.execute("SELECT id FROM sentences")}
+
+
+@pytest.mark.parametrize("post_filter_share", [reader_module.POST_FILTER_SHARE, 2.0])
+def test_a_filter_keeps_the_best_allowed_hits_in_order(sample_index, monkeypatch, post_filter_share):
+    """A broad filter keeps the allowed ones among the best hits of all, a narrow one searches inside a term set
+    of articles (forced here by a share no filter reaches): both give the allowed sentences in the order of an
+    unfiltered search."""
+    monkeypatch.setattr(reader_module, "POST_FILTER_SHARE", post_filter_share)
+    reader = IndexReader.open(sample_index)
+    terms = query_terms("said city council people year")
+    everything = reader.lexical_search(terms, 10_000)  # every match, best first
+    article = {row[0]: row[1] for row in database.sentences_by_id(reader.db, everything)}
+    rowids = sorted(set(article.values()))
+    for allowed in (rowids[1:], rowids[::3], rowids[:1]):
+        where = (f"a.rowid IN ({', '.join('?' * len(allowed))})", allowed)
+        expected = [i for i in everything if article[i] in allowed][:10]
+        assert len(expected) >= 3 and reader.lexical_search(terms, 10, where) == expected

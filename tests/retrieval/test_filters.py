@@ -59,3 +59,28 @@ def test_a_date_filter_says_how_many_undated_articles_it_left_out(tmp_path, enco
     refused = pipeline.ask("since:2026-01-01 how much will ferry fares rise")
     assert render.to_text(refused) == f"{render.NOT_COVERED}\n2 articles without a date were not searched."
     assert render.answer_html(refused) == [f"{render.NOT_COVERED}\n<i>2 articles without a date were not searched.</i>"]
+
+
+
+def test_date_bounds_select_by_the_array_of_dates_exactly_what_the_sql_selects(tmp_path, encoder):
+    """A date-only filter is applied by comparing each article's date, not by listing row ids from SQL: the same
+    articles, bounds included, the undated ones only when the filter lets them through."""
+    from embeddings.indexer import Indexer
+    from embeddings.models import Article
+    from embeddings.storage.reader import IndexReader
+    from retrieval.retriever import allowed_articles
+
+    dates = [dt.date(2024, 12, 31), dt.date(2025, 1, 1), dt.date(2025, 6, 30), dt.date(2025, 7, 1), None]
+    Indexer(tmp_path / "index", encoder, show_progress=False).run(
+        [Article(id=f"a{i}", title=f"Story {i}", text=f"The council met for the {i}th time.", date=d)
+         for i, d in enumerate(dates)])
+    index = IndexReader.open(tmp_path / "index")
+    stored = [row[0] for row in index.db.execute("SELECT rowid FROM articles ORDER BY rowid")]
+    for since, until in [(dt.date(2025, 1, 1), None), (None, dt.date(2025, 6, 30)),
+                         (dt.date(2025, 1, 1), dt.date(2025, 6, 30)), (dt.date(2026, 1, 1), None)]:
+        for undated in (False, True):
+            filters = Filters(since=since, until=until, undated=undated)
+            by_dates, by_sql = allowed_articles(index, filters), index.articles_where(filters.sql())
+            selected = [r < len(by_sql) and bool(by_sql[r]) for r in stored]
+            assert [bool(by_dates[r]) for r in stored] == selected and by_dates.sum() == sum(selected), filters
+            assert selected[-1] == undated  # the undated article
