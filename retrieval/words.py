@@ -11,12 +11,13 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-# Function words and chat filler carry no evidence for BM25 or overlap ("tell me about ...").
+# Function words and chat filler carry no evidence for BM25 or overlap ("tell me about ..."), nor does the
+# "happen" of "what happened in storm orla", which asks for the story's events in any words.
 STOPWORDS = frozenset(
     "a an and are as at be been by did do does for from had has have how in is it its many much of on or "
     "that the their there these this to was were what when where which who whom whose why will with "
     "i me my we us our you your can could would should shall may might must any anything anyone about "
-    "tell know get got please just so if than then now yes whats s".split()
+    "tell know get got please just so if than then now yes whats s happen happens happened happening".split()
 )
 MAX_TERMS = 32
 _WORD = re.compile(r"\w+")

@@ -112,3 +112,13 @@ def test_with_the_reader_a_near_miss_is_refused_on_a_one_article_index(tmp_path,
         assert not reading.ask(question).answered, question
     for question in ["how much did the tram cost", "do kids pay on the tram"]:
         assert reading.ask(question).answered, question
+
+
+def test_what_happened_asks_for_the_story_not_the_word_happened(sample_pipeline):
+    """"what happened in storm orla" asks for the story's events in any words: "happened" is not a word its
+    answer must hold (it had counted as a rare word missing from the storm story's lead, and as the focus)."""
+    candidates, judged = sample_pipeline.judge("what happened in storm orla")
+    first = candidates[judged.order[0]]
+    title = sample_pipeline.index.db.execute("SELECT title FROM articles WHERE rowid = ?",
+                                             (first.article_rowid,)).fetchone()[0]
+    assert "Orla" in title and judged.answerability["unsupported"] == 0.0 and judged.confidence >= 0.5
