@@ -32,12 +32,16 @@ def tombstones(graph, exact) -> np.ndarray:
 
 
 def build(exact):
-    """An HNSW graph over a segment's exact passage vectors, or None below GRAPH_FROM."""
+    """An HNSW graph over a segment's exact passage vectors, stored as 8-bit codes (a quarter of float32's
+    pages to keep in memory; search re-scores its best from the exact vectors), or None below GRAPH_FROM."""
     import faiss
 
     if exact.ntotal < GRAPH_FROM:
         return None
-    graph = faiss.IndexIDMap(faiss.IndexHNSWFlat(exact.d, NEIGHBOURS, faiss.METRIC_INNER_PRODUCT))
+    graph = faiss.IndexIDMap(faiss.IndexHNSWSQ(exact.d, faiss.ScalarQuantizer.QT_8bit, NEIGHBOURS,
+                                               faiss.METRIC_INNER_PRODUCT))
     ids = ids_of(exact)
-    graph.add_with_ids(exact.reconstruct_batch(ids), ids)
+    vectors = exact.reconstruct_batch(ids)
+    graph.train(vectors)
+    graph.add_with_ids(vectors, ids)
     return graph

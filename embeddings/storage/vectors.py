@@ -20,6 +20,8 @@ NOTHING = -np.finfo(np.float32).max  # the score FAISS gives the empty places of
 # articles (scripts/bench_filtered.py) a filter allowing 10% of a 456,000-passage segment took 33 ms along the
 # graph (efSearch 2,048; recall@20 0.90) and 10 ms scanned.
 EXACT_UNDER = 100_000
+# A graph stores its passages as 8-bit codes (passage_graph.py): its best this many are re-scored exactly.
+RESCORED = 40
 # The graph walk widens as the filter narrows (it passes over vectors it may not return): efSearch grows
 # with 1 / allowed share, up to this.
 MAX_EF = 2048
@@ -122,8 +124,7 @@ def _search_part(part: Part, skip: np.ndarray, query: np.ndarray, k: int, keep: 
     batch = faiss.IDSelectorBatch(skip) if len(skip) else None  # kept alive while FAISS uses it
     without = faiss.IDSelectorNot(batch) if batch is not None else None
     if part.graph is not None:
-        return part.graph.search(query, k, params=faiss.SearchParametersHNSW(efSearch=passage_graph.EF_SEARCH,
-                                                                            sel=without))
+        return _walk(part, query, k, faiss.SearchParametersHNSW(efSearch=passage_graph.EF_SEARCH, sel=without))
     if without is None:
         return part.exact.search(query, k)
     return part.exact.search(query, k, params=faiss.SearchParameters(sel=without))
@@ -145,4 +146,19 @@ def _search_filtered(part: Part, skip: np.ndarray, query: np.ndarray, k: int, ke
     if part.graph is None or len(allowed) < EXACT_UNDER:
         return part.exact.search(query, k, params=faiss.SearchParameters(sel=only))
     ef = min(MAX_EF, int(passage_graph.EF_SEARCH * len(part.ids) / len(allowed)))
-    return part.graph.search(query, k, params=faiss.SearchParametersHNSW(efSearch=ef, sel=only))
+    return _walk(part, query, k, faiss.SearchParametersHNSW(efSearch=ef, sel=only))
+
+
+def _walk(part: Part, queries: np.ndarray, k: int, params):
+    """A part's best k for each row of `queries` through its graph: the graph's best RESCORED (its scores come
+    from 8-bit codes) re-scored from the exact vectors, best first."""
+    _, found = part.graph.search(queries, max(k, RESCORED), params=params)
+    scores = np.full((len(queries), k), NOTHING, dtype=np.float32)
+    ids = np.full((len(queries), k), -1, dtype=np.int64)
+    for row, (query, near) in enumerate(zip(queries, found)):
+        near = near[near >= 0]
+        if len(near):
+            exact = part.exact.reconstruct_batch(near) @ query
+            best = np.argsort(-exact, kind="stable")[:k]
+            scores[row, :len(best)], ids[row, :len(best)] = exact[best], near[best]
+    return scores, ids

@@ -49,6 +49,9 @@ def test_large_index_searches_a_graph_with_the_exact_answers(tmp_path, corpus, e
     (g_scores, g_ids), (e_scores, e_ids) = graph.search_passages(vector, 10), exact.search_passages(vector, 10)
     assert g_ids.tolist() == e_ids.tolist() and np.allclose(g_scores, e_scores, atol=1e-5)
     assert answers(tmp_path / "graph", encoder) == answers(tmp_path / "exact", encoder)
+    [segment] = (tmp_path / "graph" / "segments").iterdir()  # 8-bit codes, mapped from the file, not read
+    assert str(segment / store.GRAPH_FILE) in Path("/proc/self/maps").read_text()
+    assert (segment / store.GRAPH_FILE).stat().st_size < (segment / "passages.faiss").stat().st_size
 
 
 def test_deleted_passages_are_never_found_and_many_deletes_rewrite_the_segment(tmp_path, corpus, encoder,
