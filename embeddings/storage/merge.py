@@ -4,7 +4,9 @@ same lock, the same one-transaction commit), so many small writes do not leave m
 Size-tiered, as Lucene's log merge policy: a segment's tier is the order of magnitude of its live sentences;
 when more than MAX_PER_TIER neighbouring segments share a tier they become one. Only neighbours are merged, so
 each segment keeps a range of ids of its own (manifest.Segment). A segment whose deleted share passes
-REWRITE_SHARE is rewritten alone (its graph, if it has one, then leaves the deleted passages out too).
+REWRITE_SHARE is rewritten alone (its graph, if it has one, then leaves the deleted passages out too), and so is,
+one per write, a segment whose graph keeps float32 copies of its passages (written before graphs stored 8-bit
+codes: passage_graph.py), so an older index takes the smaller graphs over its next writes, never all in one.
 `newsdesk compact` merges everything into one segment.
 """
 
@@ -16,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from embeddings.storage import manifest, segment_files
+from embeddings.storage import manifest, passage_graph, segment_files, store
 from embeddings.storage.manifest import KINDS, Segment
 
 MAX_PER_TIER = 10
@@ -26,12 +28,16 @@ REWRITE_SHARE = 0.1
 def maybe_merge(root: Path, db: sqlite3.Connection, dim: int, everything: bool = False) -> list[Path]:
     """Merge what the policy (or `everything`) asks for, in the writer's transaction; the segments written."""
     listed, deleted = manifest.segments(db), manifest.deleted_counts(db)
-    runs = [listed] if everything and (len(listed) > 1 or deleted) else plan(listed, deleted)
+    graphs = {s.name: segment_files.folder(root) / s.name / store.GRAPH_FILE for s in listed}
+    floats = {name for name, graph in graphs.items() if graph.exists() and passage_graph.stores_floats(graph)}
+    runs = [listed] if everything and (len(listed) > 1 or deleted) else plan(listed, deleted, floats)
     return [path for run in runs for path in [_merge(root, db, run, dim)] if path is not None]
 
 
-def plan(listed: list[Segment], deleted: dict[str, dict[str, int]]) -> list[list[Segment]]:
-    """The runs to merge: neighbours sharing a tier beyond MAX_PER_TIER, and single segments mostly deleted."""
+def plan(listed: list[Segment], deleted: dict[str, dict[str, int]],
+         floats: set[str] = frozenset()) -> list[list[Segment]]:
+    """The runs to merge: neighbours sharing a tier beyond MAX_PER_TIER, single segments mostly deleted, and one
+    of the segments named in `floats` (their graphs keep float32 copies) when nothing else rewrites it."""
     live = {s.name: s.sentences - deleted.get(s.name, {}).get("sentences", 0) for s in listed}
     runs: list[list[Segment]] = []
     for segment in listed:
@@ -42,6 +48,8 @@ def plan(listed: list[Segment], deleted: dict[str, dict[str, int]]) -> list[list
     chosen = [run for run in runs if len(run) > MAX_PER_TIER]
     crowded = {s.name for run in chosen for s in run}
     chosen += [[s] for s in listed if s.name not in crowded and live[s.name] < (1 - REWRITE_SHARE) * s.sentences]
+    rewritten = {s.name for run in chosen for s in run}
+    chosen += [[s] for s in listed if s.name in floats and s.name not in rewritten][:1]
     return chosen
 
 

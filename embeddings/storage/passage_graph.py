@@ -31,6 +31,13 @@ def tombstones(graph, exact) -> np.ndarray:
     return np.setdiff1d(ids_of(graph), ids_of(exact))
 
 
+def stores_floats(path) -> bool:
+    """Whether the graph file at `path` keeps float32 copies of its passages (written before graphs stored
+    8-bit codes): FAISS names an index's type by four bytes near the start of its file."""
+    with open(path, "rb") as f:
+        return b"IHNf" in f.read(64)
+
+
 def build(exact):
     """An HNSW graph over a segment's exact passage vectors, stored as 8-bit codes (a quarter of float32's
     pages to keep in memory; search re-scores its best from the exact vectors), or None below GRAPH_FROM."""

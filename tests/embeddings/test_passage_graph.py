@@ -80,3 +80,28 @@ def test_graph_is_dropped_when_the_index_shrinks_below_the_threshold(tmp_path, c
     (corpus / "wire.jsonl").unlink()
     assert graph_of(build(root, corpus, encoder)) is None
     assert not list(root.glob(f"segments/*/{store.GRAPH_FILE}"))
+
+
+def test_a_graph_of_float32_copies_is_rewritten_with_codes_at_a_later_write(tmp_path, corpus, encoder, monkeypatch):
+    """An index written before graphs stored 8-bit codes takes them at its next write, one segment per write."""
+    import faiss
+
+    def float32_graph(exact):  # a graph as they were built before
+        graph = faiss.IndexIDMap(faiss.IndexHNSWFlat(exact.d, passage_graph.NEIGHBOURS, faiss.METRIC_INNER_PRODUCT))
+        ids = passage_graph.ids_of(exact)
+        graph.add_with_ids(exact.reconstruct_batch(ids), ids)
+        return graph
+
+    monkeypatch.setattr(passage_graph, "GRAPH_FROM", 1)
+    root, held_back = tmp_path / "index", tmp_path / "later.txt"
+    shutil.move(corpus / "text" / "ostry-tram-line-opens.txt", held_back)
+    with monkeypatch.context() as before:
+        before.setattr(passage_graph, "build", float32_graph)
+        build(root, corpus, encoder)
+    [old] = root.glob(f"segments/*/{store.GRAPH_FILE}")
+    assert passage_graph.stores_floats(old)
+    shutil.move(held_back, corpus / "text" / "ostry-tram-line-opens.txt")
+    build(root, corpus, encoder)
+    graphs = list(root.glob(f"segments/*/{store.GRAPH_FILE}"))
+    assert old not in graphs and graphs and not any(passage_graph.stores_floats(g) for g in graphs)
+    assert answers(root, encoder) == answers(build(tmp_path / "fresh", corpus, encoder).root, encoder)
