@@ -57,6 +57,11 @@ def chat_corpus(data: Path) -> dict[str, list]:
             "news": load([data / p for p in BBC]) + [a for a in load([data / p for p in REUTERS]) if a.id in named]}
 
 
+def chat_articles(data: Path) -> list:
+    """Every article of the chat corpus, its collections together: the one index the chat setting asks."""
+    return [a for part in chat_corpus(data).values() for a in part]
+
+
 def squad2_train(data: Path) -> tuple[list, list]:
     """SQuAD 2.0 train's first 10 articles and their questions (answerable and not)."""
     from retrieval.evaluate import read_qa

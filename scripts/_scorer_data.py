@@ -18,7 +18,7 @@ import random
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from _fitting import (Setting, chat_corpus, chat_questions, gold_labels, open_pipeline, reader_questions,
+from _fitting import (Setting, chat_articles, chat_questions, gold_labels, open_pipeline, reader_questions,
                       reader_setting, squad2_train)
 
 SQUAD2_DEV_HALF = [Path("qa") / f"squad_v2.0_cs224n_dev.part{i:02d}.jsonl" for i in (1, 2, 3)]
@@ -61,7 +61,7 @@ def settings(data: Path, names: list[str]) -> list[Setting]:
         elif name == "squad2-dev-half":
             made.append(Setting(name, *squad2_dev_half(data)))
         elif name == "chat":
-            made.append(Setting(name, [a for part in chat_corpus(data).values() for a in part], chat_questions("fit")))
+            made.append(Setting(name, chat_articles(data), chat_questions("fit")))
         elif name == "reader":
             made.append(reader_setting(data, "fit"))
         elif name == "sample":  # the tiny slice: the bundled sample and its chat questions, no shared data

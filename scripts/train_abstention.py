@@ -31,8 +31,8 @@ from pathlib import Path
 
 import numpy as np
 
-from _fitting import (NEEDED, Setting, chat_corpus, chat_questions, every_kth, open_pipeline, reader_questions,
-                      reader_setting, squad2_train)
+from _fitting import (NEEDED, Setting, chat_articles, chat_corpus, chat_questions, every_kth, open_pipeline,
+                      reader_questions, reader_setting, squad2_train)
 from _training import training_main
 
 PER_SETTING = 300  # questions of each kind asked per SQuAD setting (an even sample)
@@ -154,8 +154,7 @@ def run(data: Path, limit: int | None, work: Path, reading: bool = False) -> dic
 
 def reader_settings(data: Path, half: str) -> list[Setting]:
     """A part of the reader questions over their 400 articles, and over the chat corpus (none of them there)."""
-    everything = [a for part in chat_corpus(data).values() for a in part]
-    return [reader_setting(data, half), Setting("chat", everything, reader_questions(half))]
+    return [reader_setting(data, half), Setting("chat", chat_articles(data), reader_questions(half))]
 
 
 def run_reading(data: Path, work: Path) -> dict:

@@ -22,7 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-from _fitting import NEEDED, Setting, chat_corpus, chat_questions, every_kth, gold_labels, open_pipeline, squad2_train
+from _fitting import (NEEDED, Setting, chat_articles, chat_questions, every_kth, gold_labels, open_pipeline,
+                      squad2_train)
 from _training import training_main
 from retrieval.ranker import rank_positions
 
@@ -97,8 +98,7 @@ def run(data: Path, limit: int | None, work: Path, reading: bool = False) -> dic
     squad_articles, squad_questions = squad2_train(data)
     squad = groups_of(open_pipeline(work, Setting("squad2-train", squad_articles, []), encoder),
                       every_kth(squad_questions, limit))
-    chat_pipeline = open_pipeline(work, Setting("chat", [a for part in chat_corpus(data).values() for a in part], []),
-                                  encoder)
+    chat_pipeline = open_pipeline(work, Setting("chat", chat_articles(data), []), encoder)
     chat = groups_of(chat_pipeline, chat_questions("fit"))
     chat_weight = CHAT_SHARE / (1 - CHAT_SHARE) * len(squad) / max(len(chat), 1)
     weights = fit_listwise([(r, l, 1.0) for r, l, *_ in squad] + [(r, l, chat_weight) for r, l, *_ in chat])
@@ -132,8 +132,7 @@ def run_reading(data: Path, limit: int | None, work: Path) -> dict:
     squad_articles, squad_questions = squad2_train(data)
     squad = groups_of(open_pipeline(work, Setting("squad2-train", squad_articles, []), encoder, **options),
                       every_kth(squad_questions, limit))
-    chat_pipeline = open_pipeline(work, Setting("chat", [a for p in chat_corpus(data).values() for a in p], []),
-                                  encoder, **options)
+    chat_pipeline = open_pipeline(work, Setting("chat", chat_articles(data), []), encoder, **options)
     reader_pipeline = open_pipeline(work, reader_setting(data, "fit"), encoder, **options)
     chat = groups_of(chat_pipeline, chat_questions("fit")) + groups_of(reader_pipeline, reader_questions("fit"))
     chat_weight = CHAT_SHARE / (1 - CHAT_SHARE) * len(squad) / max(len(chat), 1)
