@@ -71,18 +71,18 @@ class SentenceScorer:
         return self.score_texts(question, [c.pair_text() for c in candidates])
 
     def score_texts(self, question: str, texts: Sequence[str]) -> np.ndarray:
-        """One logit per pair text (Candidate.pair_text), in their order.
+        """One logit per pair text (Candidate.pair_text), in their order, read in one batch.
 
-        Each pair is read on its own: int8's dynamic quantisation scales activations over the whole batch, so
-        in a batch a candidate's logit depends on the others beside it (by up to 0.56, changing the first
-        choice for 1 question in 10), and unpadded single pairs cost no more than a padded batch.
+        The shipped weights compute in float32, where padding is masked out of the mean and a pair's logit does
+        not depend on the pairs beside it (int8's dynamic quantisation scales activations over the whole batch,
+        so there it would: train_scorer.py measures every copy as read here before choosing one to ship).
         """
         if not texts:
             return np.zeros(0, dtype=np.float32)
         self.load()
         question = normalise_question(question)
-        logits = [self._session.run(None, encode_pairs(self._tokenizer, [(question, text)]))[0] for text in texts]
-        return np.concatenate(logits).reshape(-1).astype(np.float32)
+        logits = self._session.run(None, encode_pairs(self._tokenizer, [(question, text) for text in texts]))[0]
+        return logits.reshape(-1).astype(np.float32)
 
 
 def pair_tokenizer():

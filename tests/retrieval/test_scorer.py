@@ -13,7 +13,8 @@ from tests.conftest import REPO
 
 
 def test_training_runs_end_to_end_on_a_tiny_slice(tmp_path):
-    """Mine the sample's questions, train a 1-layer model, export and quantise it, score held-out questions."""
+    """Mine the sample's questions, train a 1-layer model, export it (fp32, int8, float16 weights), score
+    held-out questions."""
     out = tmp_path / "out"
     result = subprocess.run([sys.executable, str(REPO / "scripts" / "train_scorer.py"), "--tiny", "--out", str(out),
                              "--work", str(tmp_path / "work")], capture_output=True, text=True, timeout=60, cwd=REPO)
@@ -21,11 +22,31 @@ def test_training_runs_end_to_end_on_a_tiny_slice(tmp_path):
     card = json.loads((out / "scorer.json").read_text())
     assert card["training"]["steps"] == card["training"]["planned_steps"] > 0
     assert card["held_out"]["fp32"]["sample-test"]["questions"] > 20
-    assert set(card["fitted_on"]["files_sha256"]) and card["held_out"]["shipped"] in ("fp32", "int8")
+    assert set(card["fitted_on"]["files_sha256"]) and card["held_out"]["shipped"] in ("fp32", "int8", "fp16")
     scores = SentenceScorer(out / "scorer.onnx").scores("who founded kestrel robotics",
                                                         [Candidate("Kestrel was founded in 2022.", "Kestrel Robotics"),
                                                          Candidate("It rained.", "Weather", "A storm came.")])
     assert scores.shape == (2,) and np.isfinite(scores).all()
+    # The float16 copy is half the file and reads as fp32 does: its weights rounded once, its arithmetic float32.
+    assert card["held_out"]["bytes"]["fp16"] < 0.6 * card["held_out"]["bytes"]["fp32"]
+    read = [Candidate("Kestrel was founded in 2022.", "Kestrel Robotics")]
+    half, full = (SentenceScorer(tmp_path / "work" / f"scorer-{kind}.onnx").scores("who founded kestrel robotics", read)
+                  for kind in ("fp16", "fp32"))
+    assert np.allclose(half, full, atol=1e-2) and not np.array_equal(half, full), (half, full)
+
+
+def test_the_window_reader_trains_and_compares_on_a_tiny_slice(tmp_path):
+    """The second reader shape: windows mined, a 1-layer model trained, compared with the shipped cross-encoder."""
+    result = subprocess.run([sys.executable, str(REPO / "scripts" / "train_window_reader.py"), "--tiny", "--out",
+                             str(tmp_path / "out"), "--work", str(tmp_path / "work")],
+                            capture_output=True, text=True, timeout=60, cwd=REPO)
+    assert result.returncode == 0, result.stderr[-2000:]
+    card = json.loads((tmp_path / "out" / "window_reader.json").read_text())
+    figures = card["held_out"]["sets"]["sample-test"]
+    assert card["training"]["steps"] == card["training"]["planned_steps"] > 0 and figures["questions"] > 20
+    assert set(figures["p1"]) == {"ranker", "cross", "window", "ranker+cross", "ranker+window", "cross+window",
+                                  "ranker+cross+window"}
+    assert card["held_out"]["chosen"] in figures["p1"] and all(0 <= v <= 1 for v in figures["p1"].values())
 
 
 def test_the_pair_text_puts_the_sentence_first():
@@ -56,6 +77,6 @@ def test_the_shipped_scorer_ranks_a_known_answer_first():
     ]
     scores = scorer.scores("who started kestrel robotics", candidates)
     assert int(np.argmax(scores)) == 2, scores
-    # Each pair is read on its own: a candidate's logit does not depend on the candidates beside it.
+    # Read in one batch, a candidate's logit does not depend on the candidates beside it (padding is masked).
     alone = [float(scorer.scores("who started kestrel robotics", [c])[0]) for c in candidates]
-    assert np.allclose(scores, alone, atol=1e-6), (scores, alone)
+    assert np.allclose(scores, alone, atol=1e-4), (scores, alone)

@@ -1,0 +1,87 @@
+"""The training loop both reader shapes share (scripts/train_scorer.py, scripts/train_window_reader.py): AdamW
+with linear warm-up and decay, gradient clipping, a checkpoint every 15 minutes that a rerun resumes from."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+CHECKPOINT_SECONDS = 15 * 60
+HEAD_LR = 1e-3  # the new heads learn at this rate, the pretrained layers at --lr
+
+
+def train_loop(model, examples: list, loss_of: Callable, args, checkpoint: Path) -> dict:
+    """Fit `model` (an `encoder` plus new heads) on `examples` in their order, --batch at a time, where
+    loss_of(batch, device) is the batch's loss; resumes from `checkpoint` when it exists; returns what was done."""
+    import torch
+
+    device = torch.device(args.device)
+    model.to(device).train()
+    steps = max(1, int(len(examples) * args.epochs) // args.batch)
+    encoder = {id(p) for p in model.encoder.parameters()}
+    optimizer = torch.optim.AdamW([{"params": [p for p in model.encoder.parameters() if p.requires_grad]},
+                                   {"params": [p for p in model.parameters() if id(p) not in encoder], "lr": HEAD_LR}],
+                                  lr=args.lr, weight_decay=0.01)
+    warmup = max(1, steps // 20)
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: min((s + 1) / warmup, max(0.0, (steps - s) / max(1, steps - warmup))))
+    (step, before, last_loss), started = _resume(checkpoint, model, optimizer, schedule), time.monotonic()
+    first, saved, losses = step, started, []
+
+    def loss_now() -> float:
+        """The mean of the last 200 steps' losses (the checkpoint's when this run trained none)."""
+        return float(np.mean(losses)) if losses else last_loss
+
+    def spent() -> float:
+        """Seconds of training over every run that resumed this one."""
+        return before + time.monotonic() - started
+
+    while step < steps and time.monotonic() - started < args.max_minutes * 60:
+        loss = loss_of([examples[(step * args.batch + i) % len(examples)] for i in range(args.batch)], device)
+        optimizer.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        schedule.step()
+        step, losses = step + 1, [*losses[-199:], float(loss.detach())]
+        if step % 100 == 0 or step == steps:
+            rate = ((step - first) * args.batch) / max(1e-9, time.monotonic() - started)
+            print(f"step {step}/{steps} loss {np.mean(losses):.4f} {rate:.1f} examples/s", flush=True)
+        if time.monotonic() - saved > CHECKPOINT_SECONDS:
+            _save(checkpoint, model, optimizer, schedule, step, spent(), loss_now())
+            saved = time.monotonic()
+    _save(checkpoint, model, optimizer, schedule, step, spent(), loss_now())
+    seconds = spent()
+    return {"steps": step, "planned_steps": steps, "examples_seen": step * args.batch, "seconds": round(seconds),
+            "examples_per_second": round(step * args.batch / max(seconds, 1e-9), 1),
+            "final_loss": round(loss_now(), 4)}
+
+
+def _save(checkpoint: Path, model, optimizer, schedule, step: int, seconds: float, loss: float) -> None:
+    """Model, optimiser, schedule, step, seconds trained and the recent loss, written aside and renamed (a cut
+    run loses at most 15 minutes)."""
+    import torch
+
+    scratch = checkpoint.with_suffix(".tmp")
+    torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "schedule": schedule.state_dict(),
+                "step": step, "seconds": seconds, "loss": loss, "rng": torch.get_rng_state()}, scratch)
+    scratch.replace(checkpoint)
+
+
+def _resume(checkpoint: Path, model, optimizer, schedule) -> tuple[int, float, float]:
+    """The step to continue from, the seconds trained so far and the recent loss: the checkpoint's, with its
+    state loaded, or zeros."""
+    import torch
+
+    if not checkpoint.is_file():
+        return 0, 0.0, 0.0
+    state = torch.load(checkpoint, weights_only=False)
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    schedule.load_state_dict(state["schedule"])
+    torch.set_rng_state(state["rng"])
+    print(f"resumed at step {state['step']} from {checkpoint}", flush=True)
+    return state["step"], state["seconds"], state.get("loss", 0.0)
