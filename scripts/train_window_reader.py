@@ -58,8 +58,7 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     args.sources = ["sample"] if args.tiny else train_scorer.SOURCES
     args.layers = 1 if args.tiny else args.layers
-    args.held_out = {"sample-test": "sample-test"} if args.tiny else \
-        {"reader-calibrate": "reader-calibrate", "chat-test": "chat-test", "reader-test": "reader-test"}
+    args.held_out = ["sample-test"] if args.tiny else ["reader-calibrate", "chat-test", "reader-test"]
     return args
 
 
