@@ -64,7 +64,8 @@ def main() -> None:
         walked, walked_ms = searches(reader, questions, articles, exact=False)
         scanned, scanned_ms = searches(reader, questions, articles, exact=True)
         found = [len(w & s) / len(s) for w, s in zip(walked, scanned) if s]
-        rows.append({"filter": name, "articles allowed": int(articles.sum()), "share": round(int(articles.sum()) / total, 4),
+        allowed = int(articles.sum())
+        rows.append({"filter": name, "articles allowed": allowed, "share": round(allowed / total, 4),
                      f"recall@{DEPTH}": round(float(np.mean(found)), 4) if found else None,
                      **_bench.p50_p95(walked_ms, 1), **_bench.p50_p95(scanned_ms, 1, "exact ")})
     _bench.emit("bench_filtered", rows, args.json, backend=args.backend, index=str(args.index),
