@@ -85,12 +85,13 @@ class SentenceScorer:
         return logits.reshape(-1).astype(np.float32)
 
 
-def pair_tokenizer():
-    """The packaged MiniLM's word-piece tokenizer, truncating pairs to MAX_TOKENS (the longer text first)."""
+def pair_tokenizer(max_tokens: int = MAX_TOKENS, strategy: str = "longest_first"):
+    """The packaged MiniLM's word-piece tokenizer, truncating pairs to `max_tokens` (by default the longer text
+    first; scripts/train_window_reader.py cuts only its window)."""
     from tokenizers import Tokenizer
 
     tokenizer = Tokenizer.from_file(str(Path(packaged_model_path()) / "tokenizer.json"))
-    tokenizer.enable_truncation(MAX_TOKENS, strategy="longest_first")
+    tokenizer.enable_truncation(max_tokens, strategy=strategy)
     tokenizer.enable_padding()
     return tokenizer
 

@@ -80,10 +80,30 @@ def open_pipeline(work: Path, setting: Setting, encoder, **options):
     return Pipeline(root, encoder, **options)
 
 
+def article_rowid(db, article_id: str) -> int | None:
+    """The row id of an article in an index, or None when it is not there."""
+    row = db.execute("SELECT rowid FROM articles WHERE id = ?", (article_id,)).fetchone()
+    return row[0] if row else None
+
+
+def holds_answer(start: int, end: int, question) -> bool:
+    """Whether the text from `start` to `end` of the question's article holds one of its answer spans."""
+    return any(start <= a and b <= end for a, b in question.spans)
+
+
+def gold_rows(db, question) -> list[tuple]:
+    """The stored sentences (database.sentences_in_range rows) of the question's article that hold an answer."""
+    from embeddings.storage import database
+
+    rowid = article_rowid(db, question.article_id)
+    rows = [] if rowid is None else database.sentences_in_range(db, rowid, 0, 1 << 30)
+    return [r for r in rows if holds_answer(r[4], r[5], question)]
+
+
 def gold_labels(pipeline, question, candidates) -> list[bool]:
     """Whether each candidate is a gold sentence: in the question's article and holding an answer span."""
-    row = pipeline.index.db.execute("SELECT rowid FROM articles WHERE id = ?", (question.article_id,)).fetchone()
-    return [row is not None and c.article_rowid == row[0] and any(c.start <= a and b <= c.end for a, b in question.spans)
+    rowid = article_rowid(pipeline.index.db, question.article_id)
+    return [rowid is not None and c.article_rowid == rowid and holds_answer(c.start, c.end, question)
             for c in candidates]
 
 

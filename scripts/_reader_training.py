@@ -1,5 +1,6 @@
-"""The training loop both reader shapes share (scripts/train_scorer.py, scripts/train_window_reader.py): AdamW
-with linear warm-up and decay, gradient clipping, a checkpoint every 15 minutes that a rerun resumes from."""
+"""What both reader shapes share (scripts/train_scorer.py, scripts/train_window_reader.py): the pretrained start,
+the training loop (AdamW with linear warm-up and decay, gradient clipping, a checkpoint every 15 minutes that a
+rerun resumes from) and the arithmetic of their held-out figures."""
 
 from __future__ import annotations
 
@@ -11,6 +12,35 @@ import numpy as np
 
 CHECKPOINT_SECONDS = 15 * 60
 HEAD_LR = 1e-3  # the new heads learn at this rate, the pretrained layers at --lr
+
+
+def pretrained_encoder(layers: int):
+    """The packaged MiniLM's first `layers` transformer layers with its word embeddings frozen (half the
+    parameters): where both shapes start, under heads of their own."""
+    from transformers import AutoModel
+    from transformers.utils import logging as transformers_logging
+
+    from embeddings.packaged_model import packaged_model_path
+
+    transformers_logging.set_verbosity_error()  # the layers left out are "unexpected" keys: expected
+    encoder = AutoModel.from_pretrained(packaged_model_path(), num_hidden_layers=layers)
+    encoder.embeddings.word_embeddings.weight.requires_grad_(False)
+    return encoder
+
+
+def masked_mean(hidden, attention_mask):
+    """The mean of each row's token states over its real tokens (padding left out), as MiniLM was trained."""
+    mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+    return (hidden * mask).sum(1) / mask.sum(1)
+
+
+def rounded_mean(values: list) -> float:
+    return round(float(np.mean(values)), 4) if values else 0.0
+
+
+def auc(positive: list[float], negative: list[float]) -> float:
+    """How often a positive scores above a negative (every pair), rounded as the reports print it."""
+    return round(float(np.mean([p > n for p in positive for n in negative])), 4)
 
 
 def train_loop(model, examples: list, loss_of: Callable, args, checkpoint: Path) -> dict:

@@ -18,8 +18,8 @@ import random
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from _fitting import (Setting, chat_articles, chat_questions, gold_labels, open_pipeline, reader_questions,
-                      reader_setting, squad2_train)
+from _fitting import (Setting, chat_articles, chat_questions, gold_labels, gold_rows, open_pipeline,
+                      reader_questions, reader_setting, squad2_train)
 
 SQUAD2_DEV_HALF = [Path("qa") / f"squad_v2.0_cs224n_dev.part{i:02d}.jsonl" for i in (1, 2, 3)]
 SQUAD1_DEV = [Path("qa") / f"squad_v1.1_dev.part{i:02d}.jsonl" for i in (1, 2, 3, 4)]
@@ -107,13 +107,11 @@ def _gold_texts(pipeline, question) -> list[str]:
     from retrieval.retriever import Candidate
 
     db = pipeline.index.db
-    row = db.execute("SELECT rowid FROM articles WHERE id = ?", (question.article_id,)).fetchone()
-    if row is None:
+    held = [Candidate(*r, passage_score=0.0) for r in gold_rows(db, question)]
+    if not held:
         return []
-    rows = database.sentences_in_range(db, row[0], 0, 1 << 30)
-    stored = [Candidate(*r, passage_score=0.0) for r in rows]
-    held = [c for c in stored if any(c.start <= a and b <= c.end for a, b in question.spans)]
-    return _pair_texts(db, held, [database.article_titles(db, [row[0]])[row[0]]] * len(held))
+    rowid = held[0].article_rowid
+    return _pair_texts(db, held, [database.article_titles(db, [rowid])[rowid]] * len(held))
 
 
 def mine(work: Path, setting: Setting, encoder, limit: int | None = None) -> list[Ranked]:

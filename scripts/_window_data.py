@@ -15,7 +15,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from _fitting import Setting, gold_labels, open_pipeline
+from _fitting import Setting, article_rowid, gold_labels, gold_rows, holds_answer, open_pipeline
 
 DEPTH = 10  # candidates per question: what the product reads (retrieval/reading.py)
 MAX_SENTENCES = 12  # a window longer than this is split between candidates
@@ -61,7 +61,8 @@ def runs(indexes: list[int]) -> list[tuple[int, int]]:
 
 
 def windows(pipeline, question, candidates: list, top: list[int], titles: dict[int, str], with_gold: bool) -> list[Window]:
-    """The windows over the `top` candidates' articles; `with_gold` adds one around a gold sentence none reached."""
+    """The windows over the `top` candidates' articles (`titles`: their headlines by row id); `with_gold` adds one
+    around a gold sentence none reached."""
     from embeddings.storage import database
 
     db = pipeline.index.db
@@ -69,34 +70,28 @@ def windows(pipeline, question, candidates: list, top: list[int], titles: dict[i
     by_article: dict[int, list[int]] = {}
     for rowid, index in rank:
         by_article.setdefault(rowid, []).append(index)
-    gold_rowid = db.execute("SELECT rowid FROM articles WHERE id = ?", (question.article_id,)).fetchone()
-    gold_rowid = gold_rowid[0] if gold_rowid else None
-    made = []
-    for rowid, indexes in by_article.items():
-        for first, last in runs(indexes):
-            made.append(_window(db, rowid, first, last, titles, rank, question, gold_rowid))
-    if with_gold and gold_rowid is not None and not question.impossible and not any(any(w.gold) for w in made):
-        stored = database.sentences_in_range(db, gold_rowid, 0, 1 << 30)
-        held = [r[2] for r in stored if any(r[4] <= a and b <= r[5] for a, b in question.spans)]
+    gold_rowid = article_rowid(db, question.article_id)
+    made = [_window(db, rowid, first, last, titles[rowid], rank, question, gold_rowid)
+            for rowid, indexes in by_article.items() for first, last in runs(indexes)]
+    if with_gold and not question.impossible and not any(any(w.gold) for w in made):
+        held = gold_rows(db, question)
         if held:
             title = database.article_titles(db, [gold_rowid])[gold_rowid]
-            made.append(_window(db, gold_rowid, max(0, held[0] - GOLD_CONTEXT), held[0] + GOLD_CONTEXT,
-                                {gold_rowid: title}, rank, question, gold_rowid))
+            made.append(_window(db, gold_rowid, max(0, held[0][2] - GOLD_CONTEXT), held[0][2] + GOLD_CONTEXT, title,
+                                rank, question, gold_rowid))
     return made
 
 
-def _window(db, rowid: int, first: int, last: int, titles, rank, question, gold_rowid) -> Window:
+def _window(db, rowid: int, first: int, last: int, title: str, rank, question, gold_rowid) -> Window:
     from embeddings.storage import database
 
     rows = database.sentences_in_range(db, rowid, first, last)
-    gold = [rowid == gold_rowid and not question.impossible and any(r[4] <= a and b <= r[5] for a, b in question.spans)
-            for r in rows]
-    return Window(titles[rowid], [r[6] for r in rows], gold, [rank.get((rowid, r[2]), -1) for r in rows])
+    gold = [rowid == gold_rowid and not question.impossible and holds_answer(r[4], r[5], question) for r in rows]
+    return Window(title, [r[6] for r in rows], gold, [rank.get((rowid, r[2]), -1) for r in rows])
 
 
 def mined(pipeline, question, source: str, with_gold: bool) -> Mined | None:
     """The question's first DEPTH candidates with their windows, or None when nothing is found."""
-    from embeddings.storage import database
     from retrieval.reading import as_read
     from retrieval.words import normalise_question
 
@@ -106,12 +101,11 @@ def mined(pipeline, question, source: str, with_gold: bool) -> Mined | None:
     candidates, judgement = found
     top = [int(i) for i in judgement.order[:DEPTH]]
     labels = gold_labels(pipeline, question, candidates)
-    db = pipeline.index.db
-    titles = database.article_titles(db, [c.article_rowid for c in candidates])
-    read = as_read(db, [candidates[i] for i in top], [titles[candidates[i].article_rowid] for i in top])
-    texts = [c.pair_text() for c in read]
+    headlines = judgement.evidence.sentences.titles  # each candidate's, as the ranker read them
+    read = as_read(pipeline.index.db, [candidates[i] for i in top], [headlines[i] for i in top])
+    titles = {candidates[i].article_rowid: headlines[i] for i in top}
     return Mined(source, normalise_question(question.question), question.impossible, [bool(labels[i]) for i in top],
-                 texts, windows(pipeline, question, candidates, top, titles, with_gold))
+                 [c.pair_text() for c in read], windows(pipeline, question, candidates, top, titles, with_gold))
 
 
 def mine(work: Path, setting: Setting, encoder, with_gold: bool) -> list[Mined]:

@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from _training import DEFAULT_DATA, REPO
-from _reader_training import HEAD_LR, train_loop
+from _reader_training import HEAD_LR, auc, masked_mean, pretrained_encoder, rounded_mean, train_loop
 import _scorer_data as sd
 
 SOURCES = ["squad2-train", "squad2-dev-half", "chat", "reader"]
@@ -94,29 +94,21 @@ def build_model(layers: int, seed: int):
     its word embeddings frozen. (A head on the [CLS] token, which MiniLM never trained, sat at the base rate
     for a whole epoch: 3,833 steps, held-out P@1 0.12 among 20 candidates.)"""
     import torch
-    from transformers import AutoModel
     from transformers.modeling_outputs import SequenceClassifierOutput
-    from transformers.utils import logging as transformers_logging
-
-    from embeddings.packaged_model import packaged_model_path
 
     class MeanPooledScorer(torch.nn.Module):
         def __init__(self):
             super().__init__()
-            self.encoder = AutoModel.from_pretrained(packaged_model_path(), num_hidden_layers=layers)
+            self.encoder = pretrained_encoder(layers)
             self.head = torch.nn.Linear(self.encoder.config.hidden_size, 1)
 
         def forward(self, input_ids, attention_mask, token_type_ids):
             hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask,
                                   token_type_ids=token_type_ids).last_hidden_state
-            mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
-            return SequenceClassifierOutput(logits=self.head((hidden * mask).sum(1) / mask.sum(1)))
+            return SequenceClassifierOutput(logits=self.head(masked_mean(hidden, attention_mask)))
 
-    transformers_logging.set_verbosity_error()  # the layers left out are "unexpected" keys: expected
     torch.manual_seed(seed)
-    model = MeanPooledScorer()
-    model.encoder.embeddings.word_embeddings.weight.requires_grad_(False)
-    return model
+    return MeanPooledScorer()
 
 
 def train(model, pairs: list, args, checkpoint: Path) -> dict:
@@ -143,18 +135,15 @@ def held_out_figures(lists: list[sd.Ranked], scorer) -> dict:
     answerable = [r for r in lists if not r.impossible]
     best = {id(r): scorer(r) for r in lists}
     top = [r.labels[int(np.argmax(best[id(r)]))] if r.texts else False for r in answerable]
-    figures = {"questions": len(answerable), "ranker_p1": _mean([r.labels[0] for r in answerable if r.labels]),
-               "scorer_p1": _mean(top), "gold_in_candidates": _mean([any(r.labels) for r in answerable])}
+    figures = {"questions": len(answerable), "ranker_p1": rounded_mean([r.labels[0] for r in answerable if r.labels]),
+               "scorer_p1": rounded_mean(top),
+               "gold_in_candidates": rounded_mean([any(r.labels) for r in answerable])}
     impossible = [float(np.max(best[id(r)])) for r in lists if r.impossible and r.texts]
     possible = [float(np.max(best[id(r)])) for r in answerable if r.texts]
     if impossible and possible:
         figures["unanswerable"] = len(impossible)
-        figures["best_logit_auc"] = round(float(np.mean([p > n for p in possible for n in impossible])), 4)
+        figures["best_logit_auc"] = auc(possible, impossible)
     return figures
-
-
-def _mean(values: list) -> float:
-    return round(float(np.mean(values)), 4) if values else 0.0
 
 
 def export(model, work: Path) -> dict[str, Path]:

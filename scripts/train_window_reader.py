@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from _training import DEFAULT_DATA, REPO
-from _reader_training import HEAD_LR, train_loop
+from _reader_training import HEAD_LR, auc, masked_mean, pretrained_encoder, rounded_mean, train_loop
 import _scorer_data as sd
 import _window_data as wd
 import train_scorer
@@ -72,15 +72,11 @@ def held_out_setting(data: Path, name: str):
 def build_model(layers: int, seed: int):
     """MiniLM's first `layers` layers; a sentence's logit from the mean of its tokens, "none" from the window's."""
     import torch
-    from transformers import AutoModel
-    from transformers.utils import logging as transformers_logging
-
-    from embeddings.packaged_model import packaged_model_path
 
     class WindowReader(torch.nn.Module):
         def __init__(self):
             super().__init__()
-            self.encoder = AutoModel.from_pretrained(packaged_model_path(), num_hidden_layers=layers)
+            self.encoder = pretrained_encoder(layers)
             self.sentence = torch.nn.Linear(self.encoder.config.hidden_size, 1)
             self.none = torch.nn.Linear(self.encoder.config.hidden_size, 1)
 
@@ -90,26 +86,18 @@ def build_model(layers: int, seed: int):
                                   token_type_ids=token_type_ids).last_hidden_state
             counts = members.sum(-1, keepdim=True)
             sentences = self.sentence(members @ hidden / counts.clamp(min=1)).squeeze(-1)
-            mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
-            none = self.none((hidden * mask).sum(1) / mask.sum(1))
+            none = self.none(masked_mean(hidden, attention_mask))
             return torch.cat([none, sentences.masked_fill(counts.squeeze(-1) == 0, -1e4)], 1)
 
-    transformers_logging.set_verbosity_error()
     torch.manual_seed(seed)
-    model = WindowReader()
-    model.encoder.embeddings.word_embeddings.weight.requires_grad_(False)
-    return model
+    return WindowReader()
 
 
 def window_tokenizer():
-    from tokenizers import Tokenizer
+    """The scorer's tokenizer, cutting only the window (never the question) past MAX_TOKENS."""
+    from retrieval.scorer import pair_tokenizer
 
-    from embeddings.packaged_model import packaged_model_path
-
-    tokenizer = Tokenizer.from_file(str(Path(packaged_model_path()) / "tokenizer.json"))
-    tokenizer.enable_truncation(MAX_TOKENS, strategy="only_second")
-    tokenizer.enable_padding()
-    return tokenizer
+    return pair_tokenizer(MAX_TOKENS, "only_second")
 
 
 def encode(tokenizer, items: list[tuple[str, wd.Window]]) -> tuple[dict, np.ndarray]:
@@ -143,8 +131,8 @@ def examples(mined: list[wd.Mined], seed: int) -> list[tuple[str, wd.Window]]:
     out = []
     for m in mined:
         gold = [w for w in m.windows if any(w.gold)][:1]
-        others = sorted((w for w in m.windows if not any(w.gold)), key=lambda w: min(r for r in w.rank if r >= 0)
-                        if any(r >= 0 for r in w.rank) else 99)[:OTHER_WINDOWS]
+        others = sorted((w for w in m.windows if not any(w.gold)),  # each holds a candidate: first by the best
+                        key=lambda w: min(r for r in w.rank if r >= 0))[:OTHER_WINDOWS]
         out.extend([(m.question, w) for w in gold + others] * train_scorer.REPEAT.get(m.source, 1))
     random.Random(seed).shuffle(out)
     return out
@@ -195,13 +183,14 @@ def compare(model, held: dict[str, list[wd.Mined]], cross) -> dict:
         columns = [{"ranker": -np.arange(len(m.labels), dtype=float), "window": window_scores(model, m, tokenizer),
                     "cross": cross.score_texts(m.question, m.texts) if m.texts else np.zeros(0)} for m in mined]
         answerable = [(m, c) for m, c in zip(mined, columns) if not m.impossible and m.labels]
-        figures = {"questions": len(answerable), "gold_in_candidates": _mean([any(m.labels) for m, _ in answerable]),
-                   "p1": {k: _mean([m.labels[int(np.argmax(combined(c, parts)))] for m, c in answerable])
+        figures = {"questions": len(answerable),
+                   "gold_in_candidates": rounded_mean([any(m.labels) for m, _ in answerable]),
+                   "p1": {k: rounded_mean([m.labels[int(np.argmax(combined(c, parts)))] for m, c in answerable])
                           for k, parts in {"ranker": ("ranker",), **COMBINATIONS}.items()}}
         impossible = [c for m, c in zip(mined, columns) if m.impossible and m.labels]
         if impossible and answerable:
             figures["unanswerable"] = len(impossible)
-            figures["best_auc"] = {k: _auc([float(np.max(c[k])) for _, c in answerable],
+            figures["best_auc"] = {k: auc([float(np.max(c[k])) for _, c in answerable],
                                            [float(np.max(c[k])) for c in impossible]) for k in ("cross", "window")}
         report[name] = figures
     first = report[next(iter(held))]["p1"]
@@ -214,14 +203,6 @@ def combined(columns: dict[str, np.ndarray], parts: tuple[str, ...]) -> np.ndarr
     for part in parts:
         total += np.argsort(np.argsort(-columns[part], kind="stable"), kind="stable")
     return -total - 1e-3 * np.arange(len(total))
-
-
-def _auc(positive: list[float], negative: list[float]) -> float:
-    return round(float(np.mean([p > n for p in positive for n in negative])), 4)
-
-
-def _mean(values: list) -> float:
-    return round(float(np.mean(values)), 4) if values else 0.0
 
 
 def main(argv: list[str] | None = None) -> int:
