@@ -85,8 +85,6 @@ def ann(vectors: np.ndarray, queries: np.ndarray, label: str) -> list[dict]:
 
 def real_vectors() -> np.ndarray | None:
     """The sentence vectors of the cached full benchmark index (every segment's), if it has been built."""
-    import faiss
-
     from embeddings.storage.reader import IndexReader
     from embeddings.storage.store import IndexNotFound
 
@@ -94,8 +92,7 @@ def real_vectors() -> np.ndarray | None:
         reader = IndexReader.open(_bench.index_dir("onnx", None))
     except IndexNotFound:
         return None
-    return np.concatenate([faiss.vector_to_array(faiss.downcast_index(part.exact.index).codes).view(np.float32)
-                           .reshape(-1, DIM) for part in reader.sentence_vectors.parts])
+    return np.concatenate([part.exact.reconstruct_batch(part.ids) for part in reader.sentence_vectors.parts])
 
 
 def main() -> None:

@@ -19,9 +19,11 @@ NEIGHBOURS, EF_SEARCH = 32, 256
 
 
 def ids_of(index) -> np.ndarray:
-    """The external ids an IndexIDMap holds."""
+    """The external ids an IndexIDMap (or a file's StoredVectors) holds, in row order."""
     import faiss
 
+    if isinstance(getattr(index, "id_map", None), np.ndarray):
+        return index.id_map
     return faiss.vector_to_array(index.id_map)
 
 

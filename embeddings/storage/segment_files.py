@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from embeddings.storage import database, passage_graph, store
+from embeddings.storage import database, passage_graph, store, stored_vectors
 from embeddings.storage.manifest import KINDS, Segment
 from embeddings.storage.vectors import Part
 
@@ -96,11 +96,12 @@ def describe_segment(name: str, vectors: dict) -> Segment:
 
 
 def read_parts(path: Path) -> dict[str, Part]:
-    """One segment's vectors as parts of the reader's Vectors (kind → Part). The vectors themselves are
-    memory-mapped (IO_FLAG_MMAP_IFC), not read: the page cache holds what questions touch, the process only
-    the ids and the graph's links. The files never change, and a mapping outlives their removal by a merge."""
+    """One segment's vectors as parts of the reader's Vectors (kind → Part). The exact vectors are read by row
+    (stored_vectors.py) and the graph memory-mapped (IO_FLAG_MMAP_IFC): the page cache holds what questions
+    touch, the process only the ids and the graph's links. The files never change, and an open file or a
+    mapping outlives their removal by a merge."""
     mapped = faiss().IO_FLAG_MMAP_IFC
-    exact = {kind: faiss().read_index(str(path / FILES[kind]), mapped) for kind in KINDS}
+    exact = {kind: stored_vectors.open_exact(path / FILES[kind]) for kind in KINDS}
     graph, articles = path / store.GRAPH_FILE, path / ARTICLES_FILE
     return {"sentences": Part(exact["sentences"]),
             "passages": Part(exact["passages"], faiss().read_index(str(graph), mapped) if graph.exists() else None,

@@ -29,7 +29,7 @@ MAX_EF = 2048
 
 @dataclass
 class Part:
-    """One segment's exact vectors (an IndexIDMap2), its ids sorted, its HNSW graph in a large segment, and
+    """One segment's exact vectors (an IndexIDMap2, or a file's StoredVectors), its ids sorted, its HNSW graph in a large segment, and
     for passages the article of each id (in the order of `ids`; None where the segment predates them)."""
 
     exact: object
@@ -38,7 +38,8 @@ class Part:
     ids: np.ndarray = field(init=False)
 
     def __post_init__(self):
-        self.ids = np.sort(passage_graph.ids_of(self.exact))
+        stored = getattr(self.exact, "sorted_ids", None)
+        self.ids = stored if stored is not None else np.sort(passage_graph.ids_of(self.exact))
 
 
 Keep = Callable[[Part], np.ndarray]  # a filter: which of a part's `ids` a search may return (a boolean mask)

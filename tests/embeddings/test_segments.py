@@ -15,6 +15,7 @@ from embeddings.indexer import Indexer
 from embeddings.loaders import load_paths
 from embeddings.storage import database, lexical, manifest, merge, store
 from embeddings.storage.reader import IndexReader
+from embeddings.storage.stored_vectors import StoredVectors
 from retrieval.pipeline import Pipeline
 from tests.conftest import SAMPLE, unlisted_segments
 from tests.retrieval.test_pipeline import sample_questions, unanswerable_questions
@@ -63,9 +64,8 @@ def test_neighbours_of_one_tier_are_merged_past_the_limit(tmp_path, sample_index
     assert reader.segments < 5, "15 one-article writes with at most 3 segments per tier"
     assert unlisted_segments(root) == [] and len(list((root / "segments").iterdir())) == reader.segments
     assert answers(root, encoder) == answers(sample_index, encoder)
-    mapped = Path("/proc/self/maps").read_text()
-    for segment in (root / "segments").iterdir():  # vectors are mapped from the files, not read into memory
-        assert str(segment / "sentences.faiss") in mapped and str(segment / "passages.faiss") in mapped
+    for part in reader.sentence_vectors.parts + reader.passage_vectors.parts:  # read by row, not into memory
+        assert isinstance(part.exact, StoredVectors) and part.exact.path.parent.parent == root / "segments"
     for part in reader.passage_vectors.parts:  # written ones and merged ones: each passage's article, mapped
         assert isinstance(part.articles, np.memmap)
         assert part.articles.tolist() == database.passage_articles(reader.db, part.ids).tolist()
