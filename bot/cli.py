@@ -12,12 +12,16 @@ from pathlib import Path
 from bot import feed_commands
 from bot.settings import Settings
 from bot.wiring import add_url, open_pipeline, scorer_reading
+from embeddings.encoder import DEVICES
+
+LOCAL_RAY = ":local:"  # `--ray` given without an address: a Ray started for this run
 
 DESCRIPTION = """Ask questions of a collection of news articles. Every answer is made of sentences
 quoted verbatim from the articles, each with a citation you can check."""
 
 EPILOG = """examples:
   newsdesk index ~/news                 index a folder (.jsonl .html .htm .txt .md)
+  newsdesk index ~/news --ray HOST:PORT  the same, embedded on a Ray cluster
   newsdesk ask "Who won the election?"  answer one question
   newsdesk repl                         chat with the articles
   newsdesk serve                        the web page and HTTP API at http://127.0.0.1:8080/
@@ -48,6 +52,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="+", type=Path, metavar="PATH")
     p.add_argument("--rebuild", action="store_true", help="start the index afresh (e.g. after a model change)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--ray", nargs="?", const=LOCAL_RAY, metavar="ADDRESS",
+                   help="split and embed on a Ray cluster: its address (host:port), 'auto' for the cluster this "
+                        "machine is in, or none to start a local Ray for this run (needs newsdesk[ray])")
+    p.add_argument("--device", choices=DEVICES, default="cpu",
+                   help="where the model runs: cpu (default) or cuda (a GPU; with onnx backends, onnxruntime-gpu)")
 
     p = sub.add_parser("ask", parents=[index_opt, json_opt, filter_opt], help="answer a question",
                        description="Answer a question; with --json and no question, answer JSONL "
@@ -143,11 +152,22 @@ def cmd_index(args, settings: Settings) -> int:
     from embeddings.indexer import Indexer
     from embeddings.loaders import SUFFIXES
 
-    indexer = Indexer(settings.index, make_encoder(settings.backend), show_progress=not args.quiet)
+    from embeddings.ray_build import ClusterError, RayEmbedder
+
+    cluster = None if args.ray is None else RayEmbedder(None if args.ray == LOCAL_RAY else args.ray,
+                                                         settings.backend, args.device)
+    indexer = Indexer(settings.index, make_encoder(settings.backend, device=args.device),
+                      show_progress=not args.quiet, cluster=cluster)
     existing = [p for p in args.paths if p.exists()]
     found: dict[Path, int] = {}
-    report = indexer.run(_counted(args.paths, int(settings.max_file_mb * 2**20), found), prune=existing,
-                         rebuild=args.rebuild)
+    try:
+        if cluster is not None:
+            cluster.check()
+        report = indexer.run(_counted(args.paths, int(settings.max_file_mb * 2**20), found), prune=existing,
+                             rebuild=args.rebuild)
+    except ClusterError as exc:
+        print(f"newsdesk index: {exc}; the index is unchanged", file=sys.stderr)
+        return 1
     for problem in report.problems:
         print(f"skipped {problem}", file=sys.stderr)
     for path in existing:

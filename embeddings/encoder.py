@@ -19,6 +19,7 @@ BACKENDS = ("onnx", "onnx-int8", "torch")
 # MRR, and each sentence's vector independent of its batch, so an updated index equals a fresh build
 # (docs/benchmarks.md). "onnx" gives PyTorch's own vectors; "torch" needs no export.
 DEFAULT_BACKEND = "onnx-int8"
+DEVICES = ("cpu", "cuda")  # cuda: torch's CUDA build, or onnxruntime-gpu's CUDA provider
 
 
 class Encoder(Protocol):
@@ -38,14 +39,15 @@ class Encoder(Protocol):
 
 
 class SentenceTransformerEncoder:
-    """all-MiniLM-L6-v2 through sentence-transformers on the CPU, loaded from the packaged weights."""
+    """all-MiniLM-L6-v2 through sentence-transformers (on the CPU unless told), loaded from the packaged weights."""
 
     name = MODEL_NAME
     dim = MODEL_DIM
     backend = "torch"
 
-    def __init__(self, batch_size: int = 64, model_path: str | None = None):
-        self.batch_size = batch_size
+    def __init__(self, batch_size: int = 64, model_path: str | None = None, threads: int | None = None,
+                 device: str = "cpu"):
+        self.batch_size, self.threads, self.device = batch_size, threads, device
         self._model_path = model_path
         self._model = None
 
@@ -59,9 +61,9 @@ class SentenceTransformerEncoder:
             from sentence_transformers import SentenceTransformer
             from transformers.utils import logging as transformers_logging
 
-            torch.set_num_threads(cpu_cores())
+            torch.set_num_threads(self.threads or cpu_cores())
             transformers_logging.disable_progress_bar()
-            self._model = SentenceTransformer(self._model_path or packaged_model_path(), device="cpu")
+            self._model = SentenceTransformer(self._model_path or packaged_model_path(), device=self.device)
         return self._model
 
     def load(self) -> None:
@@ -78,12 +80,15 @@ class SentenceTransformerEncoder:
         return out
 
 
-def make_encoder(backend: str = DEFAULT_BACKEND) -> Encoder:
-    """The encoder for a backend name (one of BACKENDS); nothing heavy is loaded until first use."""
+def make_encoder(backend: str = DEFAULT_BACKEND, threads: int | None = None, device: str = "cpu") -> Encoder:
+    """The encoder for a backend name (one of BACKENDS), on `threads` CPU threads (default: one per core) or a
+    GPU (`device="cuda"`); nothing heavy is loaded until first use."""
+    if device not in DEVICES:
+        raise ValueError(f"unknown device {device!r}; choose one of {', '.join(DEVICES)}")
     if backend == "torch":
-        return SentenceTransformerEncoder()
+        return SentenceTransformerEncoder(threads=threads, device=device)
     if backend in ("onnx", "onnx-int8"):
         from embeddings.onnx_encoder import OnnxEncoder
 
-        return OnnxEncoder(int8=backend == "onnx-int8")
+        return OnnxEncoder(int8=backend == "onnx-int8", threads=threads, device=device)
     raise ValueError(f"unknown embedding backend {backend!r}; choose one of {', '.join(BACKENDS)}")

@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -18,6 +19,9 @@ from embeddings.storage.writer import IndexWriter
 from embeddings.loaders import Problem
 from embeddings.models import Article, Passage, Sentence
 from embeddings.segment import make_passages, split_sentences
+
+if TYPE_CHECKING:
+    from embeddings.ray_build import RayEmbedder
 
 
 @dataclass
@@ -46,8 +50,10 @@ class Indexer:
     """Article stream → index on disk, one atomic generation per run; constructor arguments are the config."""
 
     def __init__(self, root: Path, encoder: Encoder, passage_size: int = 4, passage_overlap: int = 1,
-                 chunk_articles: int = 1024, show_progress: bool = True):
-        self.root, self.encoder = Path(root), encoder
+                 chunk_articles: int = 1024, show_progress: bool = True, cluster: "RayEmbedder | None" = None):
+        """`cluster` splits and embeds on a Ray cluster instead of here (embeddings/ray_build.py); `encoder`
+        then only names the model the index is built with."""
+        self.root, self.encoder, self.cluster = Path(root), encoder, cluster
         self.passage_size, self.passage_overlap = passage_size, passage_overlap
         self.chunk_articles, self.show_progress = chunk_articles, show_progress
 
@@ -98,6 +104,9 @@ class Indexer:
         meanwhile. Both are mostly pure Python and the model releases the GIL while it computes, so on
         two cores the work around the model costs little more than the model itself.
         """
+        if self.cluster is not None:
+            self._embed_on_cluster(writer, todo, report)
+            return
         self.encoder.load()
         progress = Progress(len(todo), self.show_progress)
         chunks = _chunks(todo, self.chunk_articles)
@@ -111,6 +120,18 @@ class Indexer:
                 stored = pool.submit(self._store, writer, split, vectors, report, progress)
             if stored is not None:
                 stored.result()
+        progress.close()
+
+    def _embed_on_cluster(self, writer: IndexWriter, todo: list[Article], report: IndexReport) -> None:
+        """The cluster splits and embeds; each batch is stored here as it comes back (nothing to embed: the
+        cluster is not contacted)."""
+        if not todo:
+            return
+        progress = Progress(len(todo), self.show_progress)
+        for split, vectors in self.cluster.embed(todo):
+            progress.note = f"{self.cluster.actors} actors"
+            progress.sentences_done(len(vectors))
+            self._store(writer, split, vectors, report, progress)
         progress.close()
 
     def _store(self, writer: IndexWriter, split: list[tuple[Article, list[Sentence]]], vectors: np.ndarray,
@@ -201,14 +222,15 @@ class Progress:
     def __init__(self, total_articles: int, enabled: bool):
         from tqdm import tqdm
 
-        self.began, self.sentences = time.perf_counter(), 0
+        self.began, self.sentences, self.note = time.perf_counter(), 0, ""
         self.bar = tqdm(total=total_articles, unit="article", desc="indexing", file=sys.stderr,
                         disable=not enabled or total_articles == 0, dynamic_ncols=True)
 
     def sentences_done(self, count: int) -> None:
         self.sentences += count
         rate = self.sentences / max(time.perf_counter() - self.began, 1e-9)
-        self.bar.set_postfix_str(f"{self.sentences} sentences, {rate:.0f} sentences/s")
+        self.bar.set_postfix_str(", ".join(filter(None, [f"{self.sentences} sentences", f"{rate:.0f} sentences/s",
+                                                         self.note])))
 
     def articles_done(self, count: int) -> None:
         self.bar.update(count)

@@ -162,9 +162,9 @@ class OnnxEncoder:
     dim = MODEL_DIM
 
     def __init__(self, batch_size: int = 64, model_path: str | None = None, cache: Path | None = None,
-                 threads: int | None = None, int8: bool = False):
+                 threads: int | None = None, int8: bool = False, device: str = "cpu"):
         self.backend = "onnx-int8" if int8 else "onnx"
-        self.batch_size, self.threads, self.int8 = batch_size, threads or cpu_cores(), int8
+        self.batch_size, self.threads, self.int8, self.device = batch_size, threads or cpu_cores(), int8, device
         self._model_path, self._cache = model_path, cache
         self._session = self._tokenizer = None
 
@@ -187,7 +187,7 @@ class OnnxEncoder:
         tokenizer.no_padding()
         model = exported_model(model_dir, self._cache)
         model = quantized_model(model, tokenizer) if self.int8 else model
-        self._session = onnxruntime.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
+        self._session = onnxruntime.InferenceSession(str(model), options, providers=_providers(self.device))
         self._tokenizer = tokenizer
 
     def encode(self, texts: Sequence[str], progress: Callable[[int], None] | None = None) -> np.ndarray:
@@ -208,6 +208,17 @@ class OnnxEncoder:
         mask = inputs["attention_mask"]
         pooled = (hidden * mask[..., None]).sum(axis=1) / mask.sum(axis=1, keepdims=True)
         return pooled / np.linalg.norm(pooled, axis=1, keepdims=True)
+
+
+def _providers(device: str) -> list[str]:
+    """ONNX Runtime's providers for a device: CUDA needs the onnxruntime-gpu package, and says so."""
+    if device != "cuda":
+        return ["CPUExecutionProvider"]
+    import onnxruntime
+
+    if "CUDAExecutionProvider" not in onnxruntime.get_available_providers():
+        raise RuntimeError("--device cuda needs onnxruntime-gpu (pip install 'newsdesk[gpu]') and a CUDA GPU")
+    return ["CUDAExecutionProvider", "CPUExecutionProvider"]
 
 
 def model_inputs(token_ids: list[list[int]]) -> dict[str, np.ndarray]:
