@@ -148,10 +148,9 @@ def main(argv: list[str] | None = None) -> int:
 def cmd_index(args, settings: Settings) -> int:
     """Index paths; problems go to stderr by file name. Exit code 1 for a missing path, or when nothing was
     found to index (an empty folder) and nothing changed."""
-    from embeddings.encoder import make_encoder
+    from embeddings.encoder import DeviceUnavailable, make_encoder
     from embeddings.indexer import Indexer
     from embeddings.loaders import SUFFIXES
-
     from embeddings.ray_build import ClusterError, RayEmbedder
 
     cluster = None if args.ray is None else RayEmbedder(None if args.ray == LOCAL_RAY else args.ray,
@@ -165,7 +164,7 @@ def cmd_index(args, settings: Settings) -> int:
             cluster.check()
         report = indexer.run(_counted(args.paths, int(settings.max_file_mb * 2**20), found), prune=existing,
                              rebuild=args.rebuild)
-    except ClusterError as exc:
+    except (ClusterError, DeviceUnavailable) as exc:
         print(f"newsdesk index: {exc}; the index is unchanged", file=sys.stderr)
         return 1
     for problem in report.problems:

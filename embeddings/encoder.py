@@ -22,6 +22,10 @@ DEFAULT_BACKEND = "onnx-int8"
 DEVICES = ("cpu", "cuda")  # cuda: torch's CUDA build, or onnxruntime-gpu's CUDA provider
 
 
+class DeviceUnavailable(RuntimeError):
+    """The device asked for cannot run the model here (no GPU, or no GPU build of the runtime)."""
+
+
 class Encoder(Protocol):
     """What the indexer and the retriever need of an embedding model."""
 
@@ -61,6 +65,8 @@ class SentenceTransformerEncoder:
             from sentence_transformers import SentenceTransformer
             from transformers.utils import logging as transformers_logging
 
+            if self.device == "cuda" and not torch.cuda.is_available():
+                raise DeviceUnavailable("--device cuda needs a CUDA build of PyTorch and a GPU")
             torch.set_num_threads(self.threads or cpu_cores())
             transformers_logging.disable_progress_bar()
             self._model = SentenceTransformer(self._model_path or packaged_model_path(), device=self.device)

@@ -216,8 +216,11 @@ def _providers(device: str) -> list[str]:
         return ["CPUExecutionProvider"]
     import onnxruntime
 
+    from embeddings.encoder import DeviceUnavailable
+
     if "CUDAExecutionProvider" not in onnxruntime.get_available_providers():
-        raise RuntimeError("--device cuda needs onnxruntime-gpu (pip install 'newsdesk[gpu]') and a CUDA GPU")
+        raise DeviceUnavailable("--device cuda needs onnxruntime-gpu in place of onnxruntime "
+                                "(pip uninstall onnxruntime && pip install onnxruntime-gpu) and a GPU")
     return ["CUDAExecutionProvider", "CPUExecutionProvider"]
 
 

@@ -18,7 +18,7 @@ from embeddings.storage.writer import IndexWriter
 from embeddings.indexer import Indexer
 from embeddings.loaders import load_paths
 from embeddings.onnx_encoder import OnnxEncoder
-from tests.conftest import REPO, SAMPLE
+from tests.conftest import NEWSDESK, REPO, SAMPLE
 
 TEXTS = [
     "The council voted on Tuesday to rebuild the harbour wall.",
@@ -168,3 +168,24 @@ def test_asking_with_onnx_never_imports_torch(tmp_path, onnx, onnx_cache):
                             env={**os.environ, "PYTHONPATH": str(REPO)})
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def gpu_here() -> bool:
+    import onnxruntime
+
+    return "CUDAExecutionProvider" in onnxruntime.get_available_providers()
+
+
+@pytest.mark.skipif(not gpu_here(), reason="no GPU (onnxruntime-gpu with a CUDA device) here")
+def test_the_model_on_a_gpu_gives_the_cpu_vectors():
+    texts = ["The tram line cost $310 million.", "Children under 12 ride free.", "A slow-moving high brought heat."]
+    on_gpu, on_cpu = make_encoder("onnx", device="cuda").encode(texts), make_encoder("onnx").encode(texts)
+    assert np.allclose(on_gpu, on_cpu, atol=1e-3)
+
+
+@pytest.mark.skipif(gpu_here(), reason="a GPU is here: the refusal cannot be caused")
+def test_device_cuda_without_a_gpu_is_refused_in_one_line_and_writes_nothing(tmp_path):
+    result = subprocess.run([*NEWSDESK, "index", "--index", str(tmp_path / "index"), str(SAMPLE), "--device", "cuda"],
+                            cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 1 and len(result.stderr.strip().splitlines()) == 1
+    assert "--device cuda needs onnxruntime-gpu" in result.stderr and not (tmp_path / "index").exists()
