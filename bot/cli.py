@@ -54,7 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--ray", nargs="?", const=LOCAL_RAY, metavar="ADDRESS",
                    help="split and embed on a Ray cluster: its address (host:port), 'auto' for the cluster this "
-                        "machine is in, or none to start a local Ray for this run (needs newsdesk[ray])")
+                        "machine is in, or nothing (put it after the paths) to start a local Ray for this run "
+                        "(needs newsdesk[ray])")
     p.add_argument("--device", choices=DEVICES, default="cpu",
                    help="where the model runs: cpu (default) or cuda (a GPU; with onnx backends, onnxruntime-gpu)")
 

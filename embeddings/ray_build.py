@@ -124,7 +124,9 @@ def _reachable(address: str) -> str | None:
     try:
         socket.create_connection((host, int(port)), timeout=CONNECT_SECONDS).close()
     except ValueError:
-        raise ClusterError(f"the Ray cluster address {address!r} is not host:port or 'auto'") from None
+        hint = " (a path? `--ray` alone takes the next word as its address: put it after the paths)" \
+            if Path(address).exists() else ""
+        raise ClusterError(f"the Ray cluster address {address!r} is not host:port or 'auto'{hint}") from None
     except OSError as exc:
         raise ClusterError(f"cannot reach the Ray cluster at {address}: {exc.strerror or exc}") from None
     return host
