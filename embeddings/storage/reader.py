@@ -1,5 +1,6 @@
 """A committed generation, opened for questions: one read transaction of the database (so every query sees
-that generation, whatever writers commit meanwhile) and the vectors of the segments it lists, memory-mapped."""
+that generation, whatever writers commit meanwhile) and the vectors of the segments it lists (read by row
+from their files; graphs memory-mapped)."""
 
 from __future__ import annotations
 
