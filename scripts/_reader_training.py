@@ -101,6 +101,16 @@ def _save(checkpoint: Path, model, optimizer, schedule, step: int, seconds: floa
     scratch.replace(checkpoint)
 
 
+def start_from(model, checkpoint: Path) -> str:
+    """Load a finished run's weights into `model` (a longer run continues it with a schedule of its own); the
+    checkpoint's name, step, seconds and loss, for the model card."""
+    import torch
+
+    state = torch.load(checkpoint, weights_only=False)
+    model.load_state_dict(state["model"])
+    return f"{checkpoint.name} (step {state['step']}, {state['seconds']:.0f} s, loss {state.get('loss', 0.0):.4f})"
+
+
 def _resume(checkpoint: Path, model, optimizer, schedule) -> tuple[int, float, float]:
     """The step to continue from, the seconds trained so far and the recent loss: the checkpoint's, with its
     state loaded, or zeros."""

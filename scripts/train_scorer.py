@@ -7,7 +7,8 @@ warm-up and decay, gradient clipping; deterministic given --seed. A checkpoint i
 under --work, and a rerun with the same settings resumes from it. At the end the model is traced to ONNX,
 and its smallest copy that keeps held-out P@1 within 0.01 of fp32 (int8, else float16 weights computed in
 float32) is written as retrieval/scorer.onnx with retrieval/scorer.json (the model card: data and their
-hashes, settings, held-out figures). --max-minutes 0 re-exports the last checkpoint as it is.
+hashes, settings, held-out figures). --max-minutes 0 re-exports the last checkpoint as it is; --init-from
+CHECKPOINT starts from a finished run's weights with this run's own schedule (training longer in steps).
 
 Held out (never fitted): the chat questions' test half and the reader questions' test half, each re-ranking
 the ranker's first 20 candidates. --tiny trains a one-layer model on the sample corpus's questions in well
@@ -29,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from _training import DEFAULT_DATA, REPO
-from _reader_training import HEAD_LR, auc, masked_mean, pretrained_encoder, rounded_mean, train_loop
+from _reader_training import HEAD_LR, auc, masked_mean, pretrained_encoder, rounded_mean, start_from, train_loop
 import _scorer_data as sd
 
 SOURCES = ["squad2-train", "squad2-dev-half", "chat", "reader"]
@@ -61,6 +62,8 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--limit", type=int, help="questions per source (default all)")
     parser.add_argument("--max-minutes", type=float, default=110,
                         help="stop this run's training after this long (0: export the last checkpoint as it is)")
+    parser.add_argument("--init-from", type=Path, metavar="CHECKPOINT",
+                        help="start from a finished run's weights (its checkpoint), with this run's own schedule")
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
     parser.add_argument("--threads", type=int, help="torch threads (default: the cores)")
     args = parser.parse_args(argv)
@@ -225,8 +228,12 @@ def main(argv: list[str] | None = None) -> int:
     pairs = sd.pairs(fit, args.seed, REPEAT)
     print(f"mined {len(fit)} questions, {len(pairs)} pairs in {time.monotonic() - started:.0f} s", flush=True)
     settings = {k: getattr(args, k) for k in ("layers", "epochs", "batch", "lr", "seed", "limit", "sources", "device")}
+    if args.init_from:  # only then in the tag: earlier runs keep their checkpoints' names
+        settings["init_from"] = args.init_from.name
     tag = hashlib.sha256(json.dumps([settings, len(pairs)]).encode()).hexdigest()[:12]
     model = build_model(args.layers, args.seed)
+    if args.init_from:
+        settings["init_from"] = start_from(model, args.init_from)
     done = train(model, pairs, args, args.work / f"checkpoint-{tag}.pt")
     chosen, quality = choose(export(model, args.work), held)
     card = {"model": "cross-encoder: question vs. sentence [SEP] headline [SEP] previous sentence, mean-pooled; one logit",
