@@ -12,18 +12,15 @@ from typing import Protocol
 
 import numpy as np
 
-from embeddings.packaged_model import MODEL_DIM, MODEL_NAME, cpu_cores, packaged_model_path, sorted_batches
+from embeddings.packaged_model import (
+    DEVICES, MODEL_DIM, MODEL_NAME, DeviceUnavailable, cpu_cores, packaged_model_path, sorted_batches,
+)
 
 BACKENDS = ("onnx", "onnx-int8", "torch")
 # ONNX Runtime with int8 weights and fixed activation ranges: 1.8 times fp32's throughput at the same ReQA
 # MRR, and each sentence's vector independent of its batch, so an updated index equals a fresh build
 # (docs/benchmarks.md). "onnx" gives PyTorch's own vectors; "torch" needs no export.
 DEFAULT_BACKEND = "onnx-int8"
-DEVICES = ("cpu", "cuda")  # cuda: torch's CUDA build, or onnxruntime-gpu's CUDA provider
-
-
-class DeviceUnavailable(RuntimeError):
-    """The device asked for cannot run the model here (no GPU, or no GPU build of the runtime)."""
 
 
 class Encoder(Protocol):

@@ -17,7 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
-from embeddings.packaged_model import MODEL_DIM, MODEL_NAME, cpu_cores, packaged_model_path, sorted_batches
+from embeddings.packaged_model import (
+    MODEL_DIM, MODEL_NAME, DeviceUnavailable, cpu_cores, packaged_model_path, sorted_batches,
+)
 
 OPSET = 17
 # What sentence-transformers reads from the model's sentence_bert_config.json (max_seq_length).
@@ -215,8 +217,6 @@ def _providers(device: str) -> list[str]:
     if device != "cuda":
         return ["CPUExecutionProvider"]
     import onnxruntime
-
-    from embeddings.encoder import DeviceUnavailable
 
     if "CUDAExecutionProvider" not in onnxruntime.get_available_providers():
         raise DeviceUnavailable("--device cuda needs onnxruntime-gpu in place of onnxruntime "

@@ -13,6 +13,11 @@ import numpy as np
 
 MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 MODEL_DIM = 384
+DEVICES = ("cpu", "cuda")  # cuda: torch's CUDA build, or onnxruntime-gpu's CUDA provider
+
+
+class DeviceUnavailable(RuntimeError):
+    """The device asked for cannot run the model here (no GPU, or no GPU build of the runtime)."""
 
 
 def sorted_batches(lengths: Sequence[int], batch_size: int, max_padded: int | None = None) -> list[np.ndarray]:

@@ -27,8 +27,8 @@ INSTALL = "--ray needs Ray: pip install 'newsdesk[ray]'"
 # address, and keeps other loopback addresses.
 LOOPBACK = "127.0.0.2"
 CONNECT_SECONDS = 10  # how long a cluster's address may take to answer
-BATCH_ARTICLES = 32
-STALL_SECONDS = 600  # a batch of 32 articles takes seconds on one CPU slot: ten minutes of nothing is a lost cluster  # articles per task and per actor call: a few hundred sentences, model batches full
+BATCH_ARTICLES = 32  # articles per task and per actor call: a few hundred sentences, model batches full
+STALL_SECONDS = 600  # a batch of 32 articles takes seconds on one CPU slot: ten minutes of nothing is a lost cluster
 
 
 class ClusterError(RuntimeError):

@@ -29,8 +29,9 @@ MAX_EF = 2048
 
 @dataclass
 class Part:
-    """One segment's exact vectors (an IndexIDMap2, or a file's StoredVectors), its ids sorted, its HNSW graph in a large segment, and
-    for passages the article of each id (in the order of `ids`; None where the segment predates them)."""
+    """One segment's exact vectors (an IndexIDMap2, or a file's StoredVectors), its ids sorted, its HNSW graph
+    in a large segment, and for passages the article of each id (in the order of `ids`; None where the segment
+    predates them)."""
 
     exact: object
     graph: object = None
