@@ -102,13 +102,54 @@ def _save(checkpoint: Path, model, optimizer, schedule, step: int, seconds: floa
 
 
 def start_from(model, checkpoint: Path) -> str:
-    """Load a finished run's weights into `model` (a longer run continues it with a schedule of its own); the
-    checkpoint's name, step, seconds and loss, for the model card."""
+    """Load a finished run's weights into `model` (a longer run continues it with a schedule of its own): from
+    its checkpoint, or from its exported fp32 or float16 ONNX file (such as the shipped retrieval/scorer.onnx,
+    whose checkpoint a fresh clone does not have). What it started from, for the model card."""
     import torch
 
+    if checkpoint.suffix == ".onnx":
+        state = onnx_state(checkpoint)
+        missing = [name for name, _ in model.named_parameters()  # the pooler is never read: not traced
+                   if name not in state and not name.startswith("encoder.pooler.")]
+        if missing or set(state) - set(model.state_dict()):
+            raise SystemExit(f"{checkpoint} is not this model's export (missing {missing[:3]}, "
+                             f"unknown {sorted(set(state) - set(model.state_dict()))[:3]})")
+        model.load_state_dict({k: torch.from_numpy(v) for k, v in state.items()}, strict=False)
+        return f"{checkpoint.name} (exported weights, sha256 {_sha256(checkpoint)[:12]})"
     state = torch.load(checkpoint, weights_only=False)
     model.load_state_dict(state["model"])
     return f"{checkpoint.name} (step {state['step']}, {state['seconds']:.0f} s, loss {state.get('loss', 0.0):.4f})"
+
+
+def onnx_state(path: Path) -> dict[str, np.ndarray]:
+    """The parameters of a model traced by embeddings.onnx_encoder.trace_to_onnx, read back from its fp32 or
+    float16 file, by their PyTorch names. The tracer names a linear layer's weight anonymously (transposed, as
+    a MatMul input): it is named after the bias added to that MatMul's output."""
+    import onnx
+    from onnx import numpy_helper
+
+    graph = onnx.load(str(path)).graph
+    if any(node.op_type.startswith(("DynamicQuantize", "MatMulInteger")) for node in graph.node):
+        raise SystemExit(f"{path} is an int8 copy: start from the fp32 or float16 one")
+    cast = {node.output[0]: node.input[0] for node in graph.node if node.op_type == "Cast"}
+    stored = {weight.name: numpy_helper.to_array(weight).astype(np.float32) for weight in graph.initializer}
+    value = {name: stored[cast.get(name, name)] for name in {*stored, *cast} if cast.get(name, name) in stored}
+    adds = {i: node for node in graph.node if node.op_type == "Add" for i in node.input}
+    state = {}
+    for name, array in value.items():
+        if name.startswith("model.") and not name.endswith(".fp16"):
+            state[name.removeprefix("model.")] = array
+    for node in graph.node:
+        if node.op_type == "MatMul" and node.input[1] in value and not node.input[1].startswith("model."):
+            bias = next(i for i in adds[node.output[0]].input if i != node.output[0])
+            state[bias.removeprefix("model.").removesuffix(".bias") + ".weight"] = value[node.input[1]].T.copy()
+    return state
+
+
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def _resume(checkpoint: Path, model, optimizer, schedule) -> tuple[int, float, float]:

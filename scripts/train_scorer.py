@@ -8,7 +8,7 @@ under --work, and a rerun with the same settings resumes from it. At the end the
 and its smallest copy that keeps held-out P@1 within 0.01 of fp32 (int8, else float16 weights computed in
 float32) is written as retrieval/scorer.onnx with retrieval/scorer.json (the model card: data and their
 hashes, settings, held-out figures). --max-minutes 0 re-exports the last checkpoint as it is; --init-from
-CHECKPOINT starts from a finished run's weights with this run's own schedule (training longer in steps).
+CHECKPOINT (or an exported .onnx) starts from a finished run's weights with this run's own schedule.
 
 Held out (never fitted): the chat questions' test half and the reader questions' test half, each re-ranking
 the ranker's first 20 candidates. --tiny trains a one-layer model on the sample corpus's questions in well
@@ -63,7 +63,8 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--max-minutes", type=float, default=110,
                         help="stop this run's training after this long (0: export the last checkpoint as it is)")
     parser.add_argument("--init-from", type=Path, metavar="CHECKPOINT",
-                        help="start from a finished run's weights (its checkpoint), with this run's own schedule")
+                        help="start from a finished run's weights (its checkpoint, or its fp32 or float16 ONNX file "
+                             "such as retrieval/scorer.onnx), with this run's own schedule")
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
     parser.add_argument("--threads", type=int, help="torch threads (default: the cores)")
     args = parser.parse_args(argv)

@@ -44,6 +44,28 @@ def test_training_runs_end_to_end_on_a_tiny_slice(tmp_path):
     assert len(list((tmp_path / "work").glob("checkpoint-*.pt"))) == 2, "its own checkpoint, the first one kept"
 
 
+def test_a_run_can_start_from_the_shipped_onnx_weights(monkeypatch):
+    """A fresh clone has no checkpoint: training longer starts from the exported scorer.onnx, its weights read
+    back into the PyTorch model, which then scores as ONNX Runtime does."""
+    import torch
+
+    monkeypatch.syspath_prepend(str(REPO / "scripts"))
+    from _reader_training import start_from
+    from retrieval.scorer import encode_pairs, pair_tokenizer
+    from train_scorer import build_model
+
+    model = build_model(3, seed=1)
+    assert start_from(model, REPO / "retrieval" / "scorer.onnx").startswith("scorer.onnx (exported weights")
+    read = [Candidate("Kestrel was founded in 2022 by Aisha Montrose.", "Kestrel Robotics"),
+            Candidate("It rained all week.", "Weather", "A storm came.")]
+    inputs = encode_pairs(pair_tokenizer(), [("who founded kestrel robotics", c.pair_text()) for c in read])
+    with torch.no_grad():
+        logits = model.eval()(**{k: torch.from_numpy(v) for k, v in inputs.items()}).logits.view(-1).numpy()
+    assert np.allclose(logits, shipped_scorer().scores("who founded kestrel robotics", read), atol=1e-4)
+    assert not np.allclose(logits, build_model(3, seed=1).eval()(**{k: torch.from_numpy(v) for k, v in
+                                                                   inputs.items()}).logits.view(-1).detach().numpy())
+
+
 def test_the_window_reader_trains_and_compares_on_a_tiny_slice(tmp_path):
     """The second reader shape: windows mined, a 1-layer model trained, compared with the shipped cross-encoder."""
     result = subprocess.run([sys.executable, str(REPO / "scripts" / "train_window_reader.py"), "--tiny", "--out",
