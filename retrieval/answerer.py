@@ -17,7 +17,8 @@ from retrieval.filters import Filters
 from retrieval.models import Answer, AnswerSentence, Citation, Context
 from retrieval.ranker import FEATURES, DenseScores, LearnedRanker, Sentences, features, shipped_ranker
 from retrieval.reading import Reading, ReadingRanker
-from retrieval.words import without_topic
+from retrieval.answer_types import expected_type
+from retrieval.words import stems, term_weights, without_topic
 from retrieval.retriever import Candidate
 from retrieval.stories import Quote, collapse, recency_ranks
 
@@ -78,6 +79,7 @@ class ExtractiveAnswerer:
             order = _not_again(order, candidates, quoted, judged.reading)
         if abstain:
             order = [i for i in order if judged.scores[i] >= judged.scores[order[0]] - RELATIVE_CUT]
+        order = _lead_first(order, candidates, question, judged.evidence.sentences.titles)
         where = filters.sql() if filters and not filters.is_empty() else None
         quotes = collapse(index.db, [(candidates[i], float(judged.evidence.dense[i])) for i in order], top, where)
         rowids = [q.candidate.article_rowid for q in quotes] + [c[0] for q in quotes for c in q.copies]
@@ -184,6 +186,19 @@ def _not_again(order: np.ndarray, candidates: list[Candidate], quoted: frozenset
     if fresh is None:
         return order
     return np.array([fresh, *(i for i in order if i != fresh)])
+
+
+def _lead_first(order, candidates: list[Candidate], question: str, titles: list[str]) -> list[int]:
+    """A question about a story as a whole ("was there a storm", "what happened in storm orla": it asks for no
+    kind of answer, and every word it holds beyond function words is in the first choice's headline) is
+    answered by the story's lead: its first sentence, when it is a candidate, is quoted first."""
+    first = candidates[order[0]]
+    terms = term_weights(question)
+    if not terms or expected_type(question) is not None or not set(terms) <= stems(titles[order[0]]):
+        return list(order)
+    lead = next((i for i, c in enumerate(candidates) if c.article_rowid == first.article_rowid and c.index == 0
+                 and c.kind == STATEMENT), None)
+    return list(order) if lead is None else [lead, *(i for i in order if i != lead)]
 
 
 def _order(scores: np.ndarray, candidates: list[Candidate]) -> np.ndarray:

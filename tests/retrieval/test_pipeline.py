@@ -118,3 +118,21 @@ def test_case_and_punctuation_do_not_change_the_answer(sample_pipeline):
     plain = [q.lower().rstrip("?") for q in questions]
     agree = [first(p) == first(p[:1].upper() + p[1:] + "?") for p in plain]
     assert sum(agree) >= 0.97 * len(agree), f"{sum(agree)}/{len(agree)}"
+
+
+@pytest.mark.parametrize("reader", [False, True], ids=["ranker", "reader"])
+def test_a_question_about_a_whole_story_is_answered_by_its_lead(sample_index, encoder, reader):
+    """"was there a storm?" asks for the story, not for one of its details: the lead is quoted first. A question
+    that asks for a detail ("did anyone get hurt ...", "how many ...") is answered by the detail."""
+    from retrieval.pipeline import Pipeline
+    from retrieval.reading import shipped_reading
+
+    pipeline = Pipeline(sample_index, encoder, reading=shipped_reading() if reader else None)
+    for question, lead in [("was there a storm?", "Storm Orla brought record rainfall to the Eastmere Valley"),
+                           ("is there a new tram line", "The first passenger tram between Harrowgate Bay and Ostry")]:
+        answer = pipeline.ask(question)
+        assert answer.answered and answer.sentences[0].text.startswith(lead), (question, answer.sentences[0].text)
+        assert answer.sentences[0].citation.start == 0
+    for question in ["did anyone get hurt in storm orla", "what did the forecaster say about storm orla"]:
+        answer = pipeline.ask(question)
+        assert answer.answered and not answer.sentences[0].text.startswith("Storm Orla brought"), question
