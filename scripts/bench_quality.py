@@ -1,8 +1,9 @@
 """Answer quality through the product: `newsdesk eval` on SQuAD, the chat set, WikiQA, TrecQA and a corpus-size sweep.
 
-    python scripts/bench_quality.py [--only KEY[,KEY]] [--limit N] [--json] [--data DIR] [--reader]
+    python scripts/bench_quality.py [--only KEY[,KEY]] [--limit N] [--json] [--data DIR] [--no-reader]
 
---reader: with the trained sentence scorer reading the first candidates (NEWSDESK_READER=true).
+--reader / --no-reader: with or without the trained sentence scorer reading the first candidates (NEWSDESK_READER;
+the product's default is with it).
 
 ReQA-SQuAD: all of SQuAD v1.1 dev, every sentence a candidate (targets P@1 >= 0.72, MRR >= 0.80).
 Off-corpus: half of the v1.1 articles indexed, the questions of both halves asked (target: >= 90%
@@ -17,13 +18,14 @@ Corpus size: SQuAD v1.1 with 1, 4, 24 and 48 of its articles indexed: how often 
 article is there and when it is not (600 off-corpus questions at most per size).
 ReQA-SQuAD unseen: the questions of the 32 v1.1 articles not in the SQuAD 2.0 CS224n half (the scorer is
 fitted on that half), all 48 articles indexed. Reader: the test part of the reader questions (never fitted on,
-tests/data/README.md) over the 400 Reuters, ABC and web-page articles all reader questions are about, with all BBC
+tests/data/README.md) over the 684 Reuters, ABC and web-page articles all reader questions are about, with all BBC
 articles as distractors.
 Rows that ask about the same articles share one evaluation index; the first of them builds it.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import subprocess
@@ -34,6 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import _bench
+from bot.settings import Settings
 
 V1, V2 = "qa/squad_v1.1_dev.part*.jsonl", "qa/squad_v2.0_cs224n_dev.part*.jsonl"
 WIKIQA, TRECQA = "qa/wikiqa_train.part*.jsonl", "qa/trecqa_train.part*.jsonl"
@@ -120,7 +123,7 @@ def _seen_squad_articles(data: Path) -> list[dict]:
 
 
 def _reader_articles(data: Path) -> list[dict]:
-    """The 400 articles the reader questions (all three parts) are about, as newsdesk stores them (pages through its
+    """The articles the reader questions (all three parts) are about, as newsdesk stores them (pages through its
     HTML reader)."""
     from _fitting import reader_setting
 
@@ -182,7 +185,9 @@ def main() -> int:
     p.add_argument("--only", metavar="KEY[,KEY]", help="run only these rows: reqa, reqa-unseen, off-corpus, squad2, "
                    "chat, chat-sample, chat-seed, chat-news, reader, wikiqa, wikiqa-dense, trecqa, trecqa-dense, size-1, "
                    "size-4, size-24, size-48")
-    p.add_argument("--reader", action="store_true", help="with the trained sentence scorer (NEWSDESK_READER=true)")
+    p.add_argument("--reader", action=argparse.BooleanOptionalAction, default=Settings().reader,
+                   help="with the trained sentence scorer reading the first candidates (the product's default: on; "
+                        "--no-reader: the ranker alone)")
     args = p.parse_args()
     table = rows(args.data)
     keys = args.only.split(",") if args.only else list(table)
