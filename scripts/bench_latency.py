@@ -1,10 +1,10 @@
 """Query latency, warm and in-process: p50/p95 of `ask` over the full index, split by stage.
 
-    python scripts/bench_latency.py [--limit N] [--questions 200] [--backend onnx|onnx-int8|torch] [--no-reader] [--json]
+    python scripts/bench_latency.py [--limit N] [--questions 200] [--backend onnx|onnx-int8|torch] [--reader] [--json]
 
 Stages: embedding the question; search (FAISS over passages, FTS5 BM25 over sentences, and fetching
 the candidates' rows); scoring (dense scores, fusion, abstention, citations), of which reading (the
-trained scorer over the first candidates, unless --no-reader). Target: p50 ≤ 50 ms, p95 ≤ 120 ms for the
+trained scorer over the first candidates, with --reader). Target: p50 ≤ 50 ms, p95 ≤ 120 ms for the
 whole ask (the reader issue's budget with the scorer: p95 ≤ 150 ms).
 """
 
@@ -60,7 +60,7 @@ def main() -> None:
     p = _bench.parser(__doc__.split("\n")[0], "use the index of an N-article sample instead of the full one")
     p.add_argument("--questions", type=int, default=200, help="how many questions to time (default 200)")
     p.add_argument("--reader", action=argparse.BooleanOptionalAction, default=Settings().reader,
-                   help="with the trained sentence scorer reading the candidates (the product's default: on)")
+                   help="with the trained sentence scorer reading the candidates (default: as the product's settings say)")
     args = p.parse_args()
     root = _bench.cached_index(args.data, args.backend, args.limit)
     pipeline = Pipeline(root, make_encoder(args.backend), reading=shipped_reading() if args.reader else None)

@@ -1,9 +1,9 @@
 """Answer quality through the product: `newsdesk eval` on SQuAD, the chat set, WikiQA, TrecQA and a corpus-size sweep.
 
-    python scripts/bench_quality.py [--only KEY[,KEY]] [--limit N] [--json] [--data DIR] [--no-reader]
+    python scripts/bench_quality.py [--only KEY[,KEY]] [--limit N] [--json] [--data DIR] [--reader]
 
 --reader / --no-reader: with or without the trained sentence scorer reading the first candidates (NEWSDESK_READER;
-the product's default is with it).
+by default as the product's settings say: off unless NEWSDESK_READER=true).
 
 ReQA-SQuAD: all of SQuAD v1.1 dev, every sentence a candidate (targets P@1 >= 0.72, MRR >= 0.80).
 Off-corpus: half of the v1.1 articles indexed, the questions of both halves asked (target: >= 90%
@@ -186,8 +186,8 @@ def main() -> int:
                    "chat, chat-sample, chat-seed, chat-news, reader, wikiqa, wikiqa-dense, trecqa, trecqa-dense, size-1, "
                    "size-4, size-24, size-48")
     p.add_argument("--reader", action=argparse.BooleanOptionalAction, default=Settings().reader,
-                   help="with the trained sentence scorer reading the first candidates (the product's default: on; "
-                        "--no-reader: the ranker alone)")
+                   help="with the trained sentence scorer reading the first candidates (default: as the product's "
+                        "settings say; --no-reader: the ranker alone)")
     args = p.parse_args()
     table = rows(args.data)
     keys = args.only.split(",") if args.only else list(table)
