@@ -39,6 +39,16 @@ def parser(description: str, limit_help: str = "use only N articles (a quick run
     return p
 
 
+def add_reader_option(p: argparse.ArgumentParser) -> None:
+    """--reader / --no-reader: the trained sentence scorer reads the first candidates or not; by default as the
+    product's settings say (NEWSDESK_READER)."""
+    from bot.settings import Settings
+
+    p.add_argument("--reader", action=argparse.BooleanOptionalAction, default=Settings().reader,
+                   help="with the trained sentence scorer reading the first candidates (default: as the product's "
+                        "settings say; --no-reader: the ranker alone)")
+
+
 def require(path: Path) -> Path:
     """Exit with a clear message when the evaluation data beside the repository is absent."""
     if not path.exists():

@@ -105,6 +105,8 @@ def start_from(model, checkpoint: Path) -> str:
     """Load a finished run's weights into `model` (a longer run continues it with a schedule of its own): from
     its checkpoint, or from its exported fp32 or float16 ONNX file (such as the shipped retrieval/scorer.onnx,
     whose checkpoint a fresh clone does not have). What it started from, for the model card."""
+    import hashlib
+
     import torch
 
     if checkpoint.suffix == ".onnx":
@@ -115,7 +117,8 @@ def start_from(model, checkpoint: Path) -> str:
             raise SystemExit(f"{checkpoint} is not this model's export (missing {missing[:3]}, "
                              f"unknown {sorted(set(state) - set(model.state_dict()))[:3]})")
         model.load_state_dict({k: torch.from_numpy(v) for k, v in state.items()}, strict=False)
-        return f"{checkpoint.name} (exported weights, sha256 {_sha256(checkpoint)[:12]})"
+        digest = hashlib.sha256(checkpoint.read_bytes()).hexdigest()
+        return f"{checkpoint.name} (exported weights, sha256 {digest[:12]})"
     state = torch.load(checkpoint, weights_only=False)
     model.load_state_dict(state["model"])
     return f"{checkpoint.name} (step {state['step']}, {state['seconds']:.0f} s, loss {state.get('loss', 0.0):.4f})"
@@ -144,12 +147,6 @@ def onnx_state(path: Path) -> dict[str, np.ndarray]:
             bias = next(i for i in adds[node.output[0]].input if i != node.output[0])
             state[bias.removeprefix("model.").removesuffix(".bias") + ".weight"] = value[node.input[1]].T.copy()
     return state
-
-
-def _sha256(path: Path) -> str:
-    import hashlib
-
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def _resume(checkpoint: Path, model, optimizer, schedule) -> tuple[int, float, float]:

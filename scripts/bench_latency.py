@@ -10,12 +10,10 @@ whole ask (the reader issue's budget with the scorer: p95 ≤ 150 ms).
 
 from __future__ import annotations
 
-import argparse
 import time
 from collections import defaultdict
 
 import _bench
-from bot.settings import Settings
 
 from embeddings.encoder import make_encoder
 from retrieval.pipeline import Pipeline
@@ -59,8 +57,7 @@ def measure(pipeline: Pipeline, questions: list[str]) -> dict[str, list[float]]:
 def main() -> None:
     p = _bench.parser(__doc__.split("\n")[0], "use the index of an N-article sample instead of the full one")
     p.add_argument("--questions", type=int, default=200, help="how many questions to time (default 200)")
-    p.add_argument("--reader", action=argparse.BooleanOptionalAction, default=Settings().reader,
-                   help="with the trained sentence scorer reading the candidates (default: as the product's settings say)")
+    _bench.add_reader_option(p)
     args = p.parse_args()
     root = _bench.cached_index(args.data, args.backend, args.limit)
     pipeline = Pipeline(root, make_encoder(args.backend), reading=shipped_reading() if args.reader else None)

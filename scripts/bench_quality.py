@@ -25,7 +25,6 @@ Rows that ask about the same articles share one evaluation index; the first of t
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import subprocess
@@ -36,7 +35,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import _bench
-from bot.settings import Settings
 
 V1, V2 = "qa/squad_v1.1_dev.part*.jsonl", "qa/squad_v2.0_cs224n_dev.part*.jsonl"
 WIKIQA, TRECQA = "qa/wikiqa_train.part*.jsonl", "qa/trecqa_train.part*.jsonl"
@@ -185,9 +183,7 @@ def main() -> int:
     p.add_argument("--only", metavar="KEY[,KEY]", help="run only these rows: reqa, reqa-unseen, off-corpus, squad2, "
                    "chat, chat-sample, chat-seed, chat-news, reader, wikiqa, wikiqa-dense, trecqa, trecqa-dense, size-1, "
                    "size-4, size-24, size-48")
-    p.add_argument("--reader", action=argparse.BooleanOptionalAction, default=Settings().reader,
-                   help="with the trained sentence scorer reading the first candidates (default: as the product's "
-                        "settings say; --no-reader: the ranker alone)")
+    _bench.add_reader_option(p)
     args = p.parse_args()
     table = rows(args.data)
     keys = args.only.split(",") if args.only else list(table)

@@ -54,16 +54,19 @@ def test_a_run_can_start_from_the_shipped_onnx_weights(monkeypatch):
     from retrieval.scorer import encode_pairs, pair_tokenizer
     from train_scorer import build_model
 
-    model = build_model(3, seed=1)
-    assert start_from(model, REPO / "retrieval" / "scorer.onnx").startswith("scorer.onnx (exported weights")
     read = [Candidate("Kestrel was founded in 2022 by Aisha Montrose.", "Kestrel Robotics"),
             Candidate("It rained all week.", "Weather", "A storm came.")]
     inputs = encode_pairs(pair_tokenizer(), [("who founded kestrel robotics", c.pair_text()) for c in read])
-    with torch.no_grad():
-        logits = model.eval()(**{k: torch.from_numpy(v) for k, v in inputs.items()}).logits.view(-1).numpy()
+
+    def logits_of(model) -> np.ndarray:
+        with torch.no_grad():
+            return model.eval()(**{k: torch.from_numpy(v) for k, v in inputs.items()}).logits.view(-1).numpy()
+
+    model = build_model(3, seed=1)
+    assert start_from(model, REPO / "retrieval" / "scorer.onnx").startswith("scorer.onnx (exported weights")
+    logits = logits_of(model)
     assert np.allclose(logits, shipped_scorer().scores("who founded kestrel robotics", read), atol=1e-4)
-    assert not np.allclose(logits, build_model(3, seed=1).eval()(**{k: torch.from_numpy(v) for k, v in
-                                                                   inputs.items()}).logits.view(-1).detach().numpy())
+    assert not np.allclose(logits, logits_of(build_model(3, seed=1)))
 
 
 def test_the_window_reader_trains_and_compares_on_a_tiny_slice(tmp_path):
