@@ -40,7 +40,7 @@ _DAYS = "monday tuesday wednesday thursday friday saturday sunday".split()
 _CALENDAR = frozenset(_MONTHS + _DAYS)
 _TIME_WORDS = frozenset("yesterday today tomorrow tonight morning afternoon evening night midnight noon weekend "
                         "spring summer autumn winter decade century ago".split())
-_YEAR = re.compile(r"^(1[5-9]|20)\d\d(s)?$")
+YEAR = re.compile(r"^(1[5-9]|20)\d\d(s)?$")
 _CLOCK = re.compile(r"\b\d{1,2}([:.]\d\d)?\s?(a\.m\.|p\.m\.|am|pm)\b|\b\d{1,2}:\d\d\b|o'clock", re.IGNORECASE)
 _TOKEN = re.compile(r"[\w'’.&-]*\w")
 _CAPITALISED = re.compile(r"[A-Z][\w'’.&-]*")
@@ -66,7 +66,7 @@ def types_held(sentence: str, question_words: set[str]) -> set[str]:
     lowered = [t.lower().strip(".") for t in new]
     if any(any(ch.isdigit() for ch in t) or t in _NUMBER_WORDS for t in lowered):
         held.add(NUMBER)
-    if any(t in _TIME_WORDS or _YEAR.match(t) or (t in _CALENDAR and w[:1].isupper()) for t, w in zip(lowered, new)) \
+    if any(t in _TIME_WORDS or YEAR.match(t) or (t in _CALENDAR and w[:1].isupper()) for t, w in zip(lowered, new)) \
             or _CLOCK.search(sentence):
         held.add(TIME)
     names, places = _names(tokens, question_words)

@@ -16,9 +16,9 @@ from embeddings.sentence_kinds import STATEMENT
 from retrieval.filters import Filters
 from retrieval.models import Answer, AnswerSentence, Citation, Context
 from retrieval.ranker import FEATURES, DenseScores, LearnedRanker, Sentences, features, shipped_ranker
-from retrieval.reading import Reading, ReadingRanker
-from retrieval.answer_types import expected_type
-from retrieval.words import stems, term_weights, without_topic
+from retrieval.reading import DEPTH, Reading, ReadingRanker
+from retrieval.answer_types import YEAR, expected_type
+from retrieval.words import stems, term_weights, without_topic, words
 from retrieval.retriever import Candidate
 from retrieval.stories import Quote, collapse, recency_ranks
 
@@ -30,6 +30,8 @@ FOLLOW_UP_BONUS = RECENCY_BONUS = 2.0
 # tenth of the first choice's probability (a logit within ln 10 of it).
 RELATIVE_CUT = math.log(10)
 WINDOW, FOCUS = FEATURES.index("window"), FEATURES.index("focus")
+# How far down the order a sentence holding the question's numbers is looked for: the candidates the reader reads.
+NUMBERS_DEPTH = DEPTH
 
 
 class ExtractiveAnswerer:
@@ -77,6 +79,7 @@ class ExtractiveAnswerer:
         order = judged.order
         if quoted and judged.reading is not None:
             order = _not_again(order, candidates, quoted, judged.reading)
+        order = _numbers_held_first(order, question, judged.evidence.sentences)
         if abstain:
             order = [i for i in order if judged.scores[i] >= judged.scores[order[0]] - RELATIVE_CUT]
         order = _lead_first(order, candidates, question, judged.evidence.sentences.titles)
@@ -186,6 +189,21 @@ def _not_again(order: np.ndarray, candidates: list[Candidate], quoted: frozenset
     if fresh is None:
         return order
     return np.array([fresh, *(i for i in order if i != fresh)])
+
+
+def _numbers_held_first(order, question: str, sentences: Sentences) -> list[int]:
+    """A question that names numbers ("which town opened bridge number 55", "when did terminal 5 open") is not
+    answered by a sentence whose story says nothing of them while one of the first NUMBERS_DEPTH candidates does:
+    those that hold every number (in the sentence, its neighbours or its headline) go first, each group in its
+    order. Years are left out: a story often dates its events by "last year" or its own date alone."""
+    asked = {w for w in words(question) if w.isdigit() and not YEAR.match(w)}
+    if not asked:
+        return list(order)
+    head = list(order[:NUMBERS_DEPTH])
+    held = [i for i in head if asked <= set(words(sentences.windows[i])) | set(words(sentences.titles[i]))]
+    if not held or held[0] == head[0]:
+        return list(order)
+    return [*held, *(i for i in order if i not in held)]
 
 
 def _lead_first(order, candidates: list[Candidate], question: str, titles: list[str]) -> list[int]:

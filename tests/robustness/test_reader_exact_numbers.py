@@ -1,14 +1,12 @@
-"""The reader must not outweigh an exact number of the question: what keeps it from being the default."""
+"""An exact number of the question outweighs every other evidence: among near-identical reports, the one holding
+"bridge number 55" answers "which town opened bridge number 55", with the reader or without it."""
 
 import pytest
 
 from tests.robustness.conftest import town_question, write_corpus
 
 
-@pytest.mark.parametrize("reader", [False, pytest.param(True, marks=pytest.mark.xfail(
-    strict=True, reason="the scorer's logit outweighs the exact number among near-identical reports: "
-                        "'which town opened bridge number 55' quotes bridge 57 first (docs/benchmarks.md)"))],
-    ids=["ranker", "reader"])
+@pytest.mark.parametrize("reader", [False, True], ids=["ranker", "reader"])
 def test_sixty_near_identical_reports_each_answer_their_own_number(tmp_path, encoder, reader):
     from embeddings.indexer import Indexer
     from embeddings.loaders import load_paths
