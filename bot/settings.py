@@ -44,8 +44,8 @@ class Settings(BaseSettings):
     api_token: SecretStr | None = Field(None, description="what HTTP API clients send as Authorization: Bearer")
     conversation_ttl: float = Field(1800, gt=0, description="seconds an idle web/API conversation is kept")
     max_conversations: int = Field(10_000, ge=1, description="web/API conversations kept at once")
-    reader: bool = Field(False, description="let the trained sentence scorer read the first candidates and "
-                                            "weigh in on what is quoted and when to refuse")
+    reader: bool = Field(True, description="let the trained sentence scorer read the first candidates and "
+                                           "weigh in on what is quoted and when to refuse (false: the ranker alone)")
 
     @field_validator("backend")
     @classmethod
