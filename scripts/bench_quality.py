@@ -1,9 +1,9 @@
 """Answer quality through the product: `newsdesk eval` on SQuAD, the chat set, WikiQA, TrecQA and a corpus-size sweep.
 
-    python scripts/bench_quality.py [--only KEY[,KEY]] [--limit N] [--json] [--data DIR] [--reader]
+    python scripts/bench_quality.py [--only KEY[,KEY]] [--limit N] [--json] [--data DIR] [--reader | --no-reader]
 
 --reader / --no-reader: with or without the trained sentence scorer reading the first candidates (NEWSDESK_READER;
-by default as the product's settings say: off unless NEWSDESK_READER=true).
+by default as the product's settings say: on unless NEWSDESK_READER=false).
 
 ReQA-SQuAD: all of SQuAD v1.1 dev, every sentence a candidate (targets P@1 >= 0.72, MRR >= 0.80).
 Off-corpus: half of the v1.1 articles indexed, the questions of both halves asked (target: >= 90%
