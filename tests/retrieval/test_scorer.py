@@ -33,14 +33,16 @@ def test_training_runs_end_to_end_on_a_tiny_slice(tmp_path):
     half, full = (SentenceScorer(tmp_path / "work" / f"scorer-{kind}.onnx").scores("who founded kestrel robotics", read)
                   for kind in ("fp16", "fp32"))
     assert np.allclose(half, full, atol=1e-2) and not np.array_equal(half, full), (half, full)
-    # A longer run starts from this one's weights with a schedule of its own, and its card says so.
+    # A longer run starts from this one's weights with a schedule and a mix of its own, and its card says so.
     [first] = (tmp_path / "work").glob("checkpoint-*.pt")
+    pairs = card["fitted_on"]["pairs"]
     result = subprocess.run([sys.executable, str(REPO / "scripts" / "train_scorer.py"), "--tiny", "--out", str(out),
-                             "--work", str(tmp_path / "work"), "--init-from", str(first), "--lr", "1e-5"],
-                            capture_output=True, text=True, timeout=60, cwd=REPO)
+                             "--work", str(tmp_path / "work"), "--init-from", str(first), "--lr", "1e-5",
+                             "--repeat", "sample=2"], capture_output=True, text=True, timeout=60, cwd=REPO)
     assert result.returncode == 0, result.stderr[-2000:]
     card = json.loads((out / "scorer.json").read_text())
     assert card["settings"]["init_from"].startswith(first.name) and card["training"]["steps"] > 0
+    assert card["settings"]["repeat"]["sample"] == 2 and card["fitted_on"]["pairs"] == 2 * pairs
     assert len(list((tmp_path / "work").glob("checkpoint-*.pt"))) == 2, "its own checkpoint, the first one kept"
 
 
