@@ -34,6 +34,7 @@ from _reader_training import HEAD_LR, auc, masked_mean, pretrained_encoder, roun
 import _scorer_data as sd
 
 SOURCES = ["squad2-train", "squad2-dev-half", "chat", "reader"]
+CHOICES = [*SOURCES, "sample"]  # "sample": the sample corpus's questions, for --tiny
 HELD_OUT = {"chat": "chat-test", "reader": "reader-test", "squad2-dev-half": "reqa-squad"}
 REQA_QUESTIONS = 600  # an even sample of ReQA-SQuAD's questions on the articles the scorer never saw
 REPEAT = {"chat": 3, "reader": 2}  # the chat-typed questions are the product's own kind: seen more than once
@@ -52,7 +53,7 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--work", type=Path, default=REPO / ".newsdesk" / "train-scorer",
                         help="indexes, mined candidates and checkpoints (kept between runs)")
     parser.add_argument("--out", type=Path, default=REPO / "retrieval", help="where scorer.onnx and scorer.json go")
-    parser.add_argument("--sources", nargs="+", default=SOURCES, choices=[*SOURCES, "sample"])
+    parser.add_argument("--sources", nargs="+", default=SOURCES, choices=CHOICES)
     parser.add_argument("--tiny", action="store_true", help="a 1-layer model on the sample's questions, in seconds")
     parser.add_argument("--layers", type=int, default=3, help="transformer layers kept of MiniLM's 6 (default 3)")
     parser.add_argument("--epochs", type=float, default=0.6, help="passes over the pairs (default 0.6: an hour here)")
@@ -68,8 +69,9 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
     parser.add_argument("--threads", type=int, help="torch threads (default: the cores)")
     parser.add_argument("--repeat", nargs="+", type=_repeat, default=[], metavar="SOURCE=N",
-                        help=f"times a source's pairs are seen per epoch (default {_repeat_text(REPEAT)}; others 1): "
-                             "keeps a source's share of the mix as other sources grow")
+                        help="times a source's pairs are seen per epoch (default "
+                             f"{' '.join(f'{s}={n}' for s, n in REPEAT.items())}; others 1): keeps a source's share of "
+                             "the mix as other sources grow")
     args = parser.parse_args(argv)
     if args.tiny:
         args.sources, args.layers, args.limit, args.held_out = ["sample"], 1, args.limit or 12, ["sample-test"]
@@ -270,14 +272,10 @@ def _counts(lists: list[sd.Ranked]) -> dict[str, int]:
 def _repeat(text: str) -> tuple[str, int]:
     """One --repeat item, SOURCE=N with N a whole number of at least 1."""
     source, _, times = text.partition("=")
-    if source not in [*SOURCES, "sample"] or not times.isdigit() or int(times) < 1:
-        raise argparse.ArgumentTypeError(f"{text!r}: expected SOURCE=N, a source of {', '.join(SOURCES)} or sample "
+    if source not in CHOICES or not times.isdigit() or int(times) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected SOURCE=N, a source of {', '.join(CHOICES)} "
                                          "and N a whole number of at least 1")
     return source, int(times)
-
-
-def _repeat_text(repeat: dict[str, int]) -> str:
-    return " ".join(f"{source}={times}" for source, times in repeat.items())
 
 
 if __name__ == "__main__":
