@@ -1,5 +1,5 @@
-"""`newsdesk` and its subcommands: index, ask, repl, show, stats, compact, add, eval, telegram, serve, feeds,
-update."""
+"""`newsdesk` and its subcommands: index, ask, repl, show, stats, compact, add, telegram, serve here; eval in
+bot/eval_command.py, feeds and update in bot/feed_commands.py."""
 
 from __future__ import annotations
 
