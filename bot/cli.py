@@ -80,6 +80,13 @@ def build_parser() -> argparse.ArgumentParser:
                    description="Merge every segment of the index into one, dropping the vectors of deleted "
                                "articles. Writes merge small segments by themselves; this is for a quiet "
                                "moment, e.g. after removing many articles.")
+    _add_service_parsers(sub, index_opt)
+    feed_commands.add_parsers(sub, index_opt, json_opt)
+    return parser
+
+
+def _add_service_parsers(sub, index_opt: argparse.ArgumentParser) -> None:
+    """The long-running commands: `telegram` and `serve`."""
     p = sub.add_parser("telegram", parents=[index_opt], help="run the Telegram bot (long polling)",
                        description="Answer questions in Telegram chats until stopped (Ctrl-C or SIGTERM). "
                                    "The token comes from TELEGRAM_BOT_TOKEN (environment or .env); "
@@ -97,8 +104,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
     p.add_argument("--port", type=int, default=8080, help="port (default 8080; 0 picks a free one)")
     p.add_argument("--public", action="store_true", help="let anyone reach the API without a token")
-    feed_commands.add_parsers(sub, index_opt, json_opt)
-    return parser
 
 
 def main(argv: list[str] | None = None) -> int:
