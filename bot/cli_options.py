@@ -7,7 +7,7 @@ import json
 
 
 def parse_day(value: str):
-    """argparse type for --since/--until: YYYY-MM-DD, YYYY-MM or YYYY."""
+    """A day as --since, --until, --as-of and a batch line's "as_of" take it: YYYY-MM-DD, YYYY-MM or YYYY."""
     from retrieval.filters import parse_date
 
     try:
@@ -31,4 +31,3 @@ def print_report(report: dict, as_json: bool) -> None:
     width = max(map(len, report), default=0)
     for key, value in report.items():
         print(f"{key:>{width}}: {value}")
-
