@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pytest
 
-from retrieval.scorer import Candidate, SentenceScorer, shipped_scorer
+from retrieval.scorer import Candidate, SentenceScorer, model_card, shipped_scorer
 from retrieval.words import normalise_question
 from tests.conftest import REPO
 
@@ -64,11 +64,12 @@ def test_a_run_can_start_from_the_shipped_onnx_weights(monkeypatch):
         with torch.no_grad():
             return model.eval()(**{k: torch.from_numpy(v) for k, v in inputs.items()}).logits.view(-1).numpy()
 
-    model = build_model(3, seed=1)
+    layers = model_card()["settings"]["layers"]
+    model = build_model(layers, seed=1)
     assert start_from(model, REPO / "retrieval" / "scorer.onnx").startswith("scorer.onnx (exported weights")
     logits = logits_of(model)
     assert np.allclose(logits, shipped_scorer().scores("who founded kestrel robotics", read), atol=1e-4)
-    assert not np.allclose(logits, logits_of(build_model(3, seed=1)))
+    assert not np.allclose(logits, logits_of(build_model(layers, seed=1)))
 
 
 def test_the_window_reader_trains_and_compares_on_a_tiny_slice(tmp_path):
