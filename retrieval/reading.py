@@ -18,9 +18,9 @@ from embeddings.storage import database
 from retrieval.ranker import FEATURES, WEIGHTS_FILE
 from retrieval.scorer import Candidate, SentenceScorer, shipped_scorer
 
-# Candidates read per question, set by the latency budget (warm p95 150 ms on the full index): the 6-layer scorer
-# costs twice the 3-layer one per pair, so it reads 5 (p95 120-126 ms; 10 would add about 60 ms). On the held-out
-# chat half reading 5 puts the gold first for 0.716 with the ranker, 4 for 0.703 (docs/benchmarks.md).
+# Candidates read per question, set by the latency budget (warm p95 150 ms on the full index): the 6-layer
+# scorer costs twice the 3-layer one per pair, so it reads 5 (p95 120-126 ms; reading 10 would cost about 50 ms
+# more). On the held-out chat half reading 5 puts the gold first for 0.716 with the ranker, 4 for 0.703.
 DEPTH = 5
 UNREAD = 100.0  # in logits: a candidate the scorer did not read comes after every one it did
 READ_FEATURES = (*FEATURES, "reader")
